@@ -1,0 +1,72 @@
+"""The contract every renderer follows: a plain job in, images and their seeds out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from PIL import Image
+
+ProgressFn = Callable[[int, int], None]
+"""Called as on_progress(step_done, steps_total) while a renderer works."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A character visible in a frame."""
+
+    name: str
+    """The character's token, used as its label."""
+    class_word: str
+    """The class word that goes with the token ("man", "woman")."""
+    position: str
+    """Where the character stands: "left", "centre" or "right"."""
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """Everything a renderer needs for one frame, as plain values."""
+
+    prompt: str
+    negative_prompt: str
+    shot_type: str
+    """Slug of the frame's shot type (prompts.shot_types)."""
+    seed: int
+    """Seed of the first candidate; candidate k uses seed + k."""
+    figures: tuple[Figure, ...] = ()
+    setting: str = ""
+    lighting: str = ""
+    subject: str = ""
+    """What a detail insert shows ("the brass key"); empty for other shots."""
+    caption: str = ""
+    """Caption text for renderers that draw one (the sketch renderer); others ignore it."""
+    width: int = 512
+    height: int = 512
+    candidates: int = 1
+
+    def seeds(self) -> list[int]:
+        """Return the seed of every candidate, in order."""
+        return [self.seed + k for k in range(self.candidates)]
+
+
+@dataclass
+class RenderResult:
+    """Images for one job, one per candidate, with the seed that made each."""
+
+    images: list[Image.Image]
+    seeds: list[int]
+    renderer: str
+    info: dict[str, object] = field(default_factory=dict)
+    """Renderer-specific facts worth recording (model, adapters, layout)."""
+
+
+class Renderer(Protocol):
+    """Anything that turns a RenderJob into images."""
+
+    name: str
+    """Short name recorded in storyboard.json ("sketch", "diffusers")."""
+
+    def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
+        """Render every candidate of the job."""
+        ...
