@@ -106,3 +106,13 @@ def shot_by_slug(slug: str) -> ShotType:
         return BY_SLUG[slug]
     except KeyError:
         raise ValueError(f"unknown shot type {slug!r}: expected one of {', '.join(BY_SLUG)}") from None
+
+
+DEFAULT_BASE_NEGATIVE = "blurry, low quality, deformed, disfigured, bad anatomy, extra limbs, watermark, text"
+"""Base negative prompt used until a checkpoint supplies its own."""
+
+
+def negative_prompt(slug: str, base: str = DEFAULT_BASE_NEGATIVE) -> str:
+    """Return the base negative prompt followed by the shot type's own negative terms."""
+    terms = [base] if base.strip() else []
+    return ", ".join(terms + list(shot_by_slug(slug).negative))

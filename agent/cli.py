@@ -1,0 +1,149 @@
+"""The shotsmith command: run a scene to a storyboard, print a plan, lint a storyboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from agent.config import ConfigError, make_context
+from agent.display import Report, show
+from agent.scene_file import SceneError, load_scene
+from agent.session import Session, SessionError
+from graphs.document import read_plan
+from graphs.state import Settings, Storyboard
+from prompts.lint import lint_plan
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Shotsmith: storyboards from a scene.")
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one line on stderr and exit."""
+    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _shots(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        fail(f"--shots: expected shot numbers 1-9 separated by commas, such as 2,3,8; got {text!r}")
+
+
+def _scene(path: Path, frames: int | None, shots: str | None):
+    overrides = {"frames": frames} if frames is not None else {}
+    if shots is not None:
+        overrides = {"shots": _shots(shots)}
+    try:
+        return load_scene(path, overrides)
+    except SceneError as error:
+        fail(str(error))
+
+
+def _continue(session: Session, thens: list[str], report: Report) -> list[str]:
+    """Return the corrections not yet applied in a resumed session, after finishing any cut-off work."""
+    state = session.state()
+    if state is None:
+        fail(f"{session.out_dir}: the session there never started; run without --resume")
+    show(session.carry_on(), console, errors, report)
+    done = session.state().applied
+    return thens[len(done):] if thens[: len(done)] == done else thens
+
+
+@app.command()
+def run(
+    scene: Annotated[Path, typer.Argument(help="Scene file (TOML).")],
+    out: Annotated[Optional[Path], typer.Option(help="Output folder; default out/<scene name>.")] = None,
+    frames: Annotated[Optional[int], typer.Option(help="Number of frames (overrides the scene).")] = None,
+    shots: Annotated[Optional[str], typer.Option(help="Shot numbers such as 2,3,8 (overrides the scene).")] = None,
+    planner: Annotated[str, typer.Option(help="auto, rules or openai.")] = "auto",
+    renderer: Annotated[str, typer.Option(help="auto, sketch or diffusers.")] = "auto",
+    then: Annotated[Optional[list[str]], typer.Option("--then", help="A correction applied after rendering.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the last session in the output folder.")] = False,
+    width: Annotated[int, typer.Option(help="Frame width in pixels.")] = 512,
+    height: Annotated[int, typer.Option(help="Frame height in pixels.")] = 512,
+) -> None:
+    """Plan and render a storyboard, then apply each --then correction in order."""
+    for name, size in (("width", width), ("height", height)):
+        if not 64 <= size <= 2048 or size % 8:
+            fail(f"--{name}: expected a multiple of 8 from 64 to 2048, got {size}")
+    story = _scene(scene, frames, shots)
+    out = out or Path("out") / scene.stem
+    try:
+        context = make_context(planner, renderer)
+        session = Session.reopen(out, context) if resume else Session.create(out, context)
+    except (ConfigError, SessionError) as error:
+        fail(str(error))
+    report = Report()
+    if resume:
+        pending = _continue(session, then or [], report)
+    else:
+        show(session.start(story, Settings(width=width, height=height)), console, errors, report)
+        pending = then or []
+    for text in pending:
+        console.print(f"> {text}", markup=False, highlight=False)
+        show(session.send(text), console, errors, report)
+        if report.errors:
+            break
+    _summary(session.state(), out, report)
+    session.close()
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _summary(state: Storyboard, out: Path, report: Report) -> None:
+    broken = sum(len(f.lint) for f in state.frames)
+    console.print(f"{len(state.frames)} frames by the {state.planner} planner, drawn by the {state.renderer} "
+                  f"renderer ({report.rendered} rendered, {report.reused} reused from an interrupted run); "
+                  f"{broken} lint violations", soft_wrap=True)
+    console.print(f"storyboard: {out / 'storyboard.png'}  data: {out / 'storyboard.json'}", highlight=False,
+                  soft_wrap=True)
+
+
+@app.command()
+def plan(
+    scene: Annotated[Path, typer.Argument(help="Scene file (TOML).")],
+    frames: Annotated[Optional[int], typer.Option(help="Number of frames (overrides the scene).")] = None,
+    shots: Annotated[Optional[str], typer.Option(help="Shot numbers such as 2,3,8 (overrides the scene).")] = None,
+    planner: Annotated[str, typer.Option(help="auto, rules or openai.")] = "auto",
+) -> None:
+    """Print the frame specs for a scene as JSON, without rendering."""
+    story = _scene(scene, frames, shots)
+    try:
+        chosen = make_context(planner, "sketch").planner
+    except ConfigError as error:
+        fail(str(error))
+    specs = chosen.plan(story)
+    violations = lint_plan(specs, story.characters)
+    document = {
+        "title": story.title, "planner": chosen.name,
+        "characters": [c.model_dump(by_alias=True) for c in story.characters],
+        "frames": [{"index": i, **s.model_dump(by_alias=True), "lint": [v.model_dump() for v in violations
+                                                                         if v.frame == i]}
+                   for i, s in enumerate(specs)],
+    }
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def lint(storyboard: Annotated[Path, typer.Argument(help="storyboard.json, or the output of `shotsmith plan`.")]) -> None:
+    """Check every frame prompt against the planning rules; exit 1 if any rule is broken."""
+    try:
+        cast, specs = read_plan(json.loads(storyboard.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        fail(f"{storyboard}: no such file")
+    except (OSError, ValueError) as error:
+        fail(f"{storyboard}: {str(error).splitlines()[0]}")
+    violations = lint_plan(specs, cast)
+    for violation in violations:
+        typer.echo(str(violation))
+    typer.echo(f"{len(violations)} violations in {len(specs)} frames")
+    if violations:
+        raise typer.Exit(1)

@@ -1,0 +1,43 @@
+"""Show a session's events in the terminal: a progress bar while frames render, messages as lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from agent.session import Event
+
+
+class Report:
+    """Counts what a run did, for the closing summary."""
+
+    def __init__(self) -> None:
+        self.rendered = 0
+        self.reused = 0
+        self.errors: list[str] = []
+
+
+def show(events: Iterable[Event], console: Console, errors: Console, report: Report) -> None:
+    """Consume events, drawing progress on `console` and problems on `errors`."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = None
+        for event in events:
+            kind = event.get("type")
+            if kind == "plan":
+                console.print(f"planned {event['frames']} frames with the {event['planner']} planner")
+            elif kind == "progress" and task is None:
+                task = progress.add_task("rendering", total=event["frames"])
+            elif kind == "frame":
+                report.rendered += event["status"] == "rendered"
+                report.reused += event["status"] == "reused"
+                if task is None:
+                    task = progress.add_task("rendering", total=event["frames"])
+                progress.update(task, completed=event["frame"] + 1, description=f"frame {event['frame']}")
+            elif kind == "message":
+                console.print(event["message"])
+            elif kind == "error":
+                report.errors.append(event["message"])
+                errors.print(f"error: {event['message']}", markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,110 @@
+"""Read a scene file (TOML), the input contract, with one clear line for each mistake."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from graphs.state import Character, Scene
+
+MAX_FRAMES = 200
+_SCENE_KEYS = {"title", "description", "frames", "shots", "style", "setting", "lighting", "characters"}
+_CHARACTER_KEYS = {"name", "class", "description", "lora", "aliases"}
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class SceneError(ValueError):
+    """A scene file that cannot be used; the message names the file, the field and what was expected."""
+
+
+def _text(data: dict, key: str, where: str, required: bool = False) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise SceneError(f"{where}{key}: expected text, got {type(value).__name__}")
+    if required and not value.strip():
+        raise SceneError(f"{where}{key}: expected a non-empty text")
+    return value.strip()
+
+
+def _check_keys(data: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise SceneError(f"{where}unknown key {unknown[0]!r}: expected one of {', '.join(sorted(allowed))}")
+
+
+def _count(data: dict) -> tuple[int | None, list[int] | None]:
+    frames, shots = data.get("frames"), data.get("shots")
+    if shots is not None:
+        if not isinstance(shots, list) or not shots:
+            raise SceneError("shots: expected a non-empty list of shot numbers 1-9, such as [8, 6, 3, 9]")
+        for i, number in enumerate(shots):
+            if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 9:
+                raise SceneError(f"shots[{i}]: expected a shot number from 1 to 9, got {number!r}")
+        if len(shots) > MAX_FRAMES:
+            raise SceneError(f"shots: expected at most {MAX_FRAMES} frames, got {len(shots)}")
+        return None, shots
+    if frames is None:
+        raise SceneError("frames: expected a number of frames (or a shots list), found neither")
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise SceneError(f"frames: expected a whole number of at least 1, got {frames!r}")
+    if frames > MAX_FRAMES:
+        raise SceneError(f"frames: expected at most {MAX_FRAMES}, got {frames}")
+    return frames, None
+
+
+def _character(data: object, index: int, folder: Path) -> Character:
+    where = f"characters[{index}]."
+    if not isinstance(data, dict):
+        raise SceneError(f"characters[{index}]: expected a table with name and class")
+    _check_keys(data, _CHARACTER_KEYS, where)
+    name = _text(data, "name", where, required=True)
+    if not _TOKEN.match(name):
+        raise SceneError(f"{where}name: expected one space-free token such as \"kaitoyosuke\", got {name!r}")
+    class_word = _text(data, "class", where, required=True)
+    aliases = data.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise SceneError(f"{where}aliases: expected a list of names, such as [\"Kaito\"]")
+    lora = _text(data, "lora", where)
+    return Character(name=name, class_word=class_word, description=_text(data, "description", where),
+                     lora=str((folder / lora).resolve()) if lora else None, aliases=aliases)
+
+
+def parse_scene(data: dict, folder: Path) -> Scene:
+    """Validate a scene already read from TOML; relative paths resolve against `folder`."""
+    _check_keys(data, _SCENE_KEYS, "")
+    frames, shots = _count(data)
+    people = data.get("characters", [])
+    if not isinstance(people, list):
+        raise SceneError("characters: expected a list of [[characters]] tables")
+    cast = [_character(person, i, folder) for i, person in enumerate(people)]
+    names = [c.name.lower() for c in cast]
+    if len(set(names)) != len(names):
+        raise SceneError("characters: expected each name once, found a repeated name")
+    return Scene(title=_text(data, "title", "") or "Untitled scene",
+                 description=_text(data, "description", "", required=True), frames=frames, shots=shots,
+                 style=_text(data, "style", ""), setting=_text(data, "setting", ""),
+                 lighting=_text(data, "lighting", ""), characters=cast)
+
+
+def load_scene(path: Path, overrides: dict | None = None) -> Scene:
+    """Read and validate a scene file; raise SceneError with one line naming what is wrong.
+
+    `overrides` replaces keys from the file (the CLI's --frames and --shots); giving frames drops
+    the file's shots list and giving shots drops its frame count.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SceneError(f"{path}: no such scene file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SceneError(f"{path}: cannot read the file ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SceneError(f"{path}: not valid TOML ({error})") from None
+    for key in overrides or {}:
+        data.pop("shots" if key == "frames" else "frames", None)
+    data.update(overrides or {})
+    try:
+        return parse_scene(data, path.parent)
+    except SceneError as error:
+        raise SceneError(f"{path}: {error}") from None

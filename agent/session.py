@@ -1,0 +1,93 @@
+"""A Session is one storyboard conversation: one LangGraph thread, checkpointed under its output folder."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+
+from graphs.context import Context
+from graphs.state import Scene, Settings, Storyboard
+from graphs.storyboard import compile_graph, serializer
+from tools import atomic
+
+Event = dict
+"""What a session reports while it works: {"type": "progress" | "frame" | "message" | "error" | ...}."""
+
+
+class SessionError(RuntimeError):
+    """A session that cannot be opened or continued; the message says why."""
+
+
+class Session:
+    """Drives the storyboard graph for one output folder; every front-end talks to this."""
+
+    def __init__(self, out_dir: Path, context: Context, thread_id: str):
+        self.out_dir = out_dir
+        self.context = context
+        self.thread_id = thread_id
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._connection = sqlite3.connect(out_dir / "session.sqlite", check_same_thread=False)
+        self._graph = compile_graph(SqliteSaver(self._connection, serde=serializer()))
+        self._config = {"configurable": {"thread_id": thread_id}}
+
+    @classmethod
+    def create(cls, out_dir: Path, context: Context) -> Session:
+        """Start a new session in `out_dir`; earlier images there stay on disk and may be reused."""
+        thread_id = f"run:{uuid.uuid4()}"
+        atomic.write_json(out_dir / "session.json", {"thread_id": thread_id})
+        return cls(out_dir, context, thread_id)
+
+    @classmethod
+    def reopen(cls, out_dir: Path, context: Context) -> Session:
+        """Open the session last started in `out_dir`."""
+        try:
+            thread_id = json.loads((out_dir / "session.json").read_text())["thread_id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise SessionError(f"{out_dir}: no session to resume here (session.json missing or unreadable)") from None
+        return cls(out_dir, context, thread_id)
+
+    def state(self) -> Storyboard | None:
+        """Return the session's current state, or None before it has started."""
+        values = self._graph.get_state(self._config).values
+        return Storyboard.model_validate(values) if values else None
+
+    def waiting(self) -> bool:
+        """Tell whether the session is waiting for the person's next message."""
+        return bool(self._graph.get_state(self._config).interrupts)
+
+    def unfinished(self) -> bool:
+        """Tell whether a step was cut off (a crash) and work remains before the next message."""
+        snapshot = self._graph.get_state(self._config)
+        return bool(snapshot.next) and not snapshot.interrupts
+
+    def start(self, scene: Scene, settings: Settings | None = None) -> Iterator[Event]:
+        """Plan and render the scene, stopping when the storyboard waits for the person."""
+        initial = Storyboard(scene=scene, out_dir=str(self.out_dir), settings=settings or Settings())
+        yield from self._run(initial)
+
+    def send(self, text: str) -> Iterator[Event]:
+        """Hand the person's message to a waiting session and run until it waits again."""
+        if not self.waiting():
+            raise SessionError("the session is not waiting for a message (finished, or never started)")
+        yield from self._run(Command(resume=text))
+
+    def carry_on(self) -> Iterator[Event]:
+        """Finish work a crash cut off; files already written are reused, not redrawn."""
+        if self.unfinished():
+            yield from self._run(None)
+
+    def close(self) -> None:
+        """Release the checkpoint database."""
+        self._connection.close()
+
+    def _run(self, graph_input: object) -> Iterator[Event]:
+        for mode, chunk in self._graph.stream(graph_input, self._config, context=self.context,
+                                              stream_mode=["custom", "updates"], durability="sync"):
+            if mode == "custom":
+                yield chunk

@@ -1,0 +1,40 @@
+"""What travels beside the state on every graph call: planner, renderer, critic and the GPU lock.
+
+None of it is ever checkpointed; pass the same Context on every invoke, resumes included.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from graphs.state import FrameSpec, Scene
+from prompts.shot_types import ShotType
+from tools.render import Renderer
+
+
+class Planner(Protocol):
+    """Anything that turns a scene into frame specs."""
+
+    name: str
+
+    def plan(self, scene: Scene) -> list[FrameSpec]:
+        """Return one frame spec per frame of the scene."""
+        ...
+
+    def restage(self, scene: Scene, spec: FrameSpec, shot: ShotType) -> FrameSpec:
+        """Return the frame re-planned as another shot type."""
+        ...
+
+
+@dataclass
+class Context:
+    """Heavy or stateful helpers the graph's nodes use."""
+
+    planner: Planner
+    renderer: Renderer
+    critic: object | None = None
+    """CLIP critic; None means no scorer runs and critiques say so."""
+    gpu_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held while any model runs, so two sessions never use the GPU at once."""

@@ -1,0 +1,108 @@
+"""Read a person's correction ("frame 3: close-up", "swap 2 and 4") as typed edit commands."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel
+
+from prompts.shot_types import find_shot
+
+
+class SetShot(BaseModel):
+    """Change a frame's shot type."""
+
+    kind: Literal["set_shot"] = "set_shot"
+    frame: int
+    shot_type: str
+
+
+class Rewrite(BaseModel):
+    """Replace a frame's prompt with the person's own text."""
+
+    kind: Literal["rewrite"] = "rewrite"
+    frame: int
+    prompt: str
+
+
+class Regenerate(BaseModel):
+    """Render a frame again with a new seed; frame None means every frame."""
+
+    kind: Literal["regenerate"] = "regenerate"
+    frame: int | None
+
+
+class Swap(BaseModel):
+    """Exchange two frames."""
+
+    kind: Literal["swap"] = "swap"
+    first: int
+    second: int
+
+
+class Remove(BaseModel):
+    """Delete a frame."""
+
+    kind: Literal["remove"] = "remove"
+    frame: int
+
+
+class Undo(BaseModel):
+    """Go back to the frames as they were before the last correction."""
+
+    kind: Literal["undo"] = "undo"
+
+
+class Export(BaseModel):
+    """Finish the session and write the final storyboard."""
+
+    kind: Literal["export"] = "export"
+
+
+Command = SetShot | Rewrite | Regenerate | Swap | Remove | Undo | Export
+
+HELP = ('try "frame 3: close-up", "frame 2: <new prompt>", "regenerate 5", "regenerate all", '
+        '"swap 2 and 4", "remove 6", "undo" or "export"')
+
+
+class CorrectionError(ValueError):
+    """A message that could not be read or applied; its text is shown to the person."""
+
+
+_FRAME = re.compile(r"^(?:frame|shot|panel)\s*#?(\d+)\s*[:\-–,]?\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_REGEN = re.compile(r"^(?:regenerate|regen|redo|re-?render)\s+(?:frame\s*)?(all|\d+)$", re.IGNORECASE)
+_SWAP = re.compile(r"^swap\s+(?:frames?\s*)?(\d+)\s*(?:and|with|&|,)\s*(?:frame\s*)?(\d+)$", re.IGNORECASE)
+_REMOVE = re.compile(r"^(?:remove|delete|drop)\s+(?:frame\s*)?(\d+)$", re.IGNORECASE)
+_ARTICLE = re.compile(r"^(?:make\s+it\s+|to\s+|into\s+)?(?:an?\s+)?", re.IGNORECASE)
+
+
+def _frame_command(number: int, rest: str) -> Command:
+    rest = rest.strip()
+    if not rest:
+        raise CorrectionError(f"say what to change in frame {number}: a shot type or a new prompt")
+    shot = find_shot(_ARTICLE.sub("", rest).rstrip(" .!"))
+    if shot is not None:
+        return SetShot(frame=number, shot_type=shot.slug)
+    return Rewrite(frame=number, prompt=rest)
+
+
+def parse_correction(text: str) -> list[Command]:
+    """Return the commands a message asks for; raise CorrectionError when it cannot be read."""
+    message = " ".join(text.split()).strip()
+    if not message:
+        raise CorrectionError(f"empty message: {HELP}")
+    if match := _FRAME.match(message):
+        return [_frame_command(int(match.group(1)), match.group(2))]
+    if match := _REGEN.match(message):
+        return [Regenerate(frame=None if match.group(1).lower() == "all" else int(match.group(1)))]
+    if match := _SWAP.match(message):
+        return [Swap(first=int(match.group(1)), second=int(match.group(2)))]
+    if match := _REMOVE.match(message):
+        return [Remove(frame=int(match.group(1)))]
+    lowered = message.lower().rstrip(".!")
+    if lowered == "undo":
+        return [Undo()]
+    if lowered in ("export", "done", "finish", "finished"):
+        return [Export()]
+    raise CorrectionError(f"did not understand {message[:60]!r}: {HELP}")

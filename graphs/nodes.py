@@ -1,0 +1,115 @@
+"""The graph's nodes. Each reads the state, does one job, and returns only what it changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langgraph.config import get_stream_writer
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from graphs.context import Context
+from graphs.corrections import CorrectionError, parse_correction
+from graphs.document import storyboard_document
+from graphs.edits import apply_commands
+from graphs.rendering import bring_up_to_date, caption, job_for
+from graphs.repair import repair_prompt
+from graphs.state import Critique, Frame, Storyboard
+from prompts.lint import lint_plan
+from tools import atomic
+from tools.grid import Panel, compose_grid
+
+
+def plan(state: Storyboard, runtime: Runtime[Context]) -> dict:
+    """Ask the planner for frame specs."""
+    planner = runtime.context.planner
+    specs = planner.plan(state.scene)
+    frames = [Frame(id=f"f{i}", spec=spec) for i, spec in enumerate(specs)]
+    get_stream_writer()({"type": "plan", "planner": planner.name, "frames": len(frames)})
+    return {"frames": frames, "planner": planner.name, "next_id": len(frames)}
+
+
+def lint(state: Storyboard) -> dict:
+    """Mend what can be mended in each prompt and record the rules still broken."""
+    cast = state.scene.characters
+    frames = []
+    for frame in state.frames:
+        fixed = repair_prompt(frame.spec.prompt, frame.spec.shot_type, cast)
+        frames.append(frame.model_copy(update={"spec": frame.spec.model_copy(update={"prompt": fixed})}))
+    violations = lint_plan([f.spec for f in frames], cast)
+    frames = [f.model_copy(update={"lint": [v for v in violations if v.frame == i]}) for i, f in enumerate(frames)]
+    return {"frames": frames}
+
+
+def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
+    """Render the frames whose image is missing or out of date; leave every other frame alone."""
+    ctx = runtime.context
+    write = get_stream_writer()
+    out = Path(state.out_dir)
+    frames = list(state.frames)
+    for i, frame in enumerate(frames):
+        def progress(step: int, steps: int, i: int = i) -> None:
+            write({"type": "progress", "frame": i, "frames": len(frames), "step": step, "steps": steps})
+        with ctx.gpu_lock:
+            frames[i], status = bring_up_to_date(frame, job_for(i, frame, state.settings), ctx.renderer, out,
+                                                 progress)
+        write({"type": "frame", "frame": i, "frames": len(frames), "status": status,
+               "path": frames[i].image().path})
+    return {"frames": frames, "renderer": ctx.renderer.name}
+
+
+def critique(state: Storyboard, runtime: Runtime[Context]) -> dict:
+    """Record a critique for every new image; with no critic configured, record that none ran."""
+    frames = []
+    for frame in state.frames:
+        key = frame.image().key
+        if frame.critique is None or frame.critique.key != key:
+            note = "no scorer ran: no CLIP model is configured" if runtime.context.critic is None else ""
+            frame = frame.model_copy(update={"critique": Critique(key=key, note=note)})
+        frames.append(frame)
+    return {"frames": frames}
+
+
+def publish(state: Storyboard) -> dict:
+    """Write shot_<i>.png for every frame, the storyboard sheet and storyboard.json."""
+    out = Path(state.out_dir)
+    for i, frame in enumerate(state.frames):
+        atomic.copy_if_changed(out / frame.image().path, out / "frames" / f"shot_{i}.png")
+    stale = len(state.frames)
+    while (out / "frames" / f"shot_{stale}.png").exists():
+        (out / "frames" / f"shot_{stale}.png").unlink()
+        stale += 1
+    panels = [Panel(out / "frames" / f"shot_{i}.png", caption(i, f), _short(f.spec.action))
+              for i, f in enumerate(state.frames)]
+    atomic.write_png(out / "storyboard.png", compose_grid(panels, state.scene.title))
+    atomic.write_json(out / "storyboard.json", storyboard_document(state))
+    get_stream_writer()({"type": "published", "out": str(out), "frames": len(state.frames)})
+    return {}
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def review(state: Storyboard) -> dict:
+    """Wait for the person's next message; nothing else happens here, so resuming redoes no work."""
+    message = interrupt({"notice": state.notice, "frames": len(state.frames)})
+    return {"pending": str(message)}
+
+
+def correct(state: Storyboard, runtime: Runtime[Context]) -> dict:
+    """Apply the pending message; a message that cannot be applied changes nothing but the notice."""
+    text = state.pending or ""
+    try:
+        update = apply_commands(state, parse_correction(text), runtime.context.planner)
+    except CorrectionError as error:
+        get_stream_writer()({"type": "error", "message": str(error)})
+        return {"pending": None, "notice": f"error: {error}"}
+    get_stream_writer()({"type": "message", "message": update["notice"]})
+    return {**update, "pending": None, "applied": state.applied + [text]}
+
+
+def export(state: Storyboard) -> dict:
+    """Finish the session; the files written by publish are the final storyboard."""
+    get_stream_writer()({"type": "done", "out": state.out_dir})
+    return {"done": True}

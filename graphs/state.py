@@ -1,0 +1,157 @@
+"""The storyboard's state: the scene, its cast, frame specs, rendered versions and the chat so far.
+
+State holds specs, seeds, scores and file paths, never images or models.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prompts.lint import Violation
+
+Position = Literal["left", "centre", "right"]
+_NAMES = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+
+class Character(BaseModel):
+    """A cast member as the scene file declares it."""
+
+    model_config = _NAMES
+    name: str
+    """Space-free token the character's LoRA was trained on ("kaitoyosuke")."""
+    class_word: str = Field(alias="class")
+    """Class word always written after the token ("man")."""
+    description: str = ""
+    """Free text about the character (costume, age); shown to planners."""
+    lora: str | None = None
+    """Path of the character's LoRA file, resolved against the scene file's folder."""
+    aliases: list[str] = []
+    """Other names the description uses for this character ("Kaito")."""
+
+
+class Scene(BaseModel):
+    """What the person asked for: the scene text, the cast and how many frames."""
+
+    title: str
+    description: str
+    frames: int | None = None
+    """Number of frames wanted, when no explicit shot sequence is given."""
+    shots: list[int] | None = None
+    """Explicit sequence of shot numbers (1-9); wins over `frames`."""
+    style: str = ""
+    setting: str = ""
+    """Optional fixed setting ("a dusty library"); found in the description when empty."""
+    lighting: str = ""
+    """Optional fixed light ("soft daylight"); guessed from the description when empty."""
+    characters: list[Character] = []
+
+
+class Placement(BaseModel):
+    """A character as it appears in one frame."""
+
+    model_config = _NAMES
+    name: str
+    class_word: str = Field(alias="class")
+    position: Position
+    action: str = ""
+    """What the character does in this frame, naming nobody else."""
+
+
+class FrameSpec(BaseModel):
+    """What one frame should show; the renderer works from this alone."""
+
+    shot_type: str
+    """Slug of the shot type (prompts.shot_types)."""
+    prompt: str
+    negative_prompt: str
+    characters: list[Placement] = []
+    """Characters visible in the frame, with where they stand."""
+    setting: str
+    lighting: str
+    seed: int
+    action: str = ""
+    """The story beat this frame shows, in the scene's own words."""
+    subject: str = ""
+    """What a detail insert shows; empty otherwise."""
+    written_by: Literal["planner", "person"] = "planner"
+    """Who wrote the prompt: a person's own wording is kept when the shot type changes."""
+
+
+class Version(BaseModel):
+    """One image made for a frame; every version stays on disk."""
+
+    path: str
+    """Image path relative to the output folder."""
+    key: str
+    """Fingerprint of everything that produced the image; equal keys mean equal images."""
+    seed: int
+    renderer: str
+    kind: Literal["render", "inpaint"] = "render"
+
+
+class Critique(BaseModel):
+    """What the critic said about a frame's current image."""
+
+    key: str
+    """Key of the version this critique is about."""
+    scorer: str | None = None
+    """Name of the model that scored the frame, or None when no scorer ran."""
+    clip_score: float | None = None
+    flags: list[str] = []
+    note: str = ""
+
+
+class Frame(BaseModel):
+    """A frame of the storyboard: its spec, the versions made so far and the checks run on it."""
+
+    id: str
+    """Stable identity that survives reordering ("f3")."""
+    spec: FrameSpec
+    versions: list[Version] = []
+    selected: int | None = None
+    """Index into `versions` of the image shown for this frame."""
+    lint: list[Violation] = []
+    critique: Critique | None = None
+
+    def image(self) -> Version | None:
+        """Return the selected version, or None before the first render."""
+        return None if self.selected is None else self.versions[self.selected]
+
+
+class Settings(BaseModel):
+    """Render settings the person can change in chat."""
+
+    width: int = 512
+    height: int = 512
+    candidates: int = 1
+
+
+class Storyboard(BaseModel):
+    """The graph's state: one storyboard session."""
+
+    scene: Scene
+    out_dir: str
+    """Folder every file of the session is written under."""
+    settings: Settings = Settings()
+    planner: str = ""
+    """Which planner made the plan ("rules", "openai")."""
+    renderer: str = ""
+    """Which renderer drew the frames ("sketch", "diffusers")."""
+    frames: list[Frame] = []
+    next_id: int = 0
+    """Counter for new frame ids."""
+    history: list[list[Frame]] = []
+    """Frames as they were before each applied correction, for undo."""
+    pending: str | None = None
+    """The person's last message, waiting to be applied."""
+    applied: list[str] = []
+    """Corrections applied so far, in order."""
+    notice: str = ""
+    """Reply to the last message: what changed, or why nothing did."""
+    done: bool = False
+
+
+STATE_MODELS = (Character, Scene, Placement, FrameSpec, Version, Critique, Frame, Settings, Storyboard, Violation)
+"""Every model the checkpointer may store, for its deserialisation allow-list."""

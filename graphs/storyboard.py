@@ -1,0 +1,52 @@
+"""The storyboard state machine, start to finish, in one place.
+
+START -> plan -> lint -> render -> critique -> publish -> review -> correct
+correct -> lint (something changed) | review (nothing did) | export -> END
+"""
+
+from __future__ import annotations
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from graphs import nodes
+from graphs.context import Context
+from graphs.state import STATE_MODELS, Storyboard
+
+
+def after_correct(state: Storyboard) -> str:
+    """Route a handled message: finish, redo the changed frames, or ask again."""
+    if state.done:
+        return "export"
+    if state.notice.startswith("error:"):
+        return "review"
+    return "lint"
+
+
+def build() -> StateGraph:
+    """Return the graph builder with every node and edge."""
+    graph = StateGraph(Storyboard, context_schema=Context)
+    for name in ("plan", "lint", "render", "critique", "publish", "review", "correct", "export"):
+        graph.add_node(name, getattr(nodes, name))
+    graph.add_edge(START, "plan")
+    graph.add_edge("plan", "lint")
+    graph.add_edge("lint", "render")
+    graph.add_edge("render", "critique")
+    graph.add_edge("critique", "publish")
+    graph.add_edge("publish", "review")
+    graph.add_edge("review", "correct")
+    graph.add_conditional_edges("correct", after_correct, ["export", "review", "lint"])
+    graph.add_edge("export", END)
+    return graph
+
+
+def serializer() -> JsonPlusSerializer:
+    """Return a checkpoint serializer that accepts exactly the state's own models."""
+    return JsonPlusSerializer(allowed_msgpack_modules=list(STATE_MODELS))
+
+
+def compile_graph(checkpointer: BaseCheckpointSaver) -> CompiledStateGraph:
+    """Return the runnable storyboard graph, saving every step with `checkpointer`."""
+    return build().compile(checkpointer=checkpointer)

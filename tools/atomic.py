@@ -1,0 +1,52 @@
+"""Write files so a crash never leaves half of one: write a temporary file, then rename it."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically, creating parent folders as needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """Encode an image as PNG bytes (deterministic for equal pixels)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_png(path: Path, image: Image.Image) -> None:
+    """Save an image as PNG atomically."""
+    write_bytes(path, png_bytes(image))
+
+
+def write_json(path: Path, document: object) -> None:
+    """Save a JSON document atomically, pretty-printed with a final newline."""
+    write_bytes(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def copy_if_changed(source: Path, target: Path) -> bool:
+    """Copy `source` over `target` atomically unless their bytes already match; return True if written."""
+    data = source.read_bytes()
+    if target.exists() and target.read_bytes() == data:
+        return False
+    write_bytes(target, data)
+    return True

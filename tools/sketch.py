@@ -1,0 +1,369 @@
+"""A quick procedural previz renderer: flat shapes that show framing, cast and light at a glance.
+
+Heads (and the detail-shot hand) use the one SKIN tone and each character's clothes one exact palette
+colour, so a frame's framing can be measured from its pixels.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import zlib
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from prompts.shot_types import shot_by_slug
+from tools.render import ProgressFn, RenderJob, RenderResult
+
+SKIN = (236, 188, 150)
+PALETTE = ((230, 25, 75), (0, 130, 200), (60, 180, 75), (255, 225, 25),
+           (145, 30, 180), (170, 240, 20), (70, 240, 240), (240, 50, 230))
+HAIR = ((45, 32, 25), (90, 60, 35), (25, 25, 30), (130, 95, 55), (160, 150, 140))
+PROP, PAPER = (196, 158, 72), (238, 232, 214)
+STRIP_BG, STRIP_TEXT, LABEL_BG, FACE_INK = (22, 22, 26), (235, 235, 235), (24, 24, 28), (50, 35, 30)
+
+# keywords -> sky top/bottom, ground top/bottom, scenery, accent (windows, sun, moon), disc height
+_LIGHTS = (
+    (("neon",), ((30, 10, 50), (110, 35, 105)), ((15, 60, 70), (8, 30, 40)), (20, 12, 35), (255, 110, 170), None),
+    (("night", "moon", "dark"), ((10, 14, 40), (30, 40, 85)), ((25, 30, 50), (12, 14, 28)), (8, 10, 22),
+     (250, 225, 140), 0.25),
+    (("sunset", "dusk", "golden"), ((60, 40, 100), (225, 125, 105)), ((90, 60, 60), (45, 30, 40)), (50, 30, 55),
+     (255, 205, 120), 0.75),
+    (("dawn", "sunrise"), ((150, 150, 200), (245, 185, 190)), ((140, 130, 130), (95, 90, 100)), (110, 95, 120),
+     (255, 235, 200), 0.8),
+    (("candle", "lamp", "fire", "warm", "tungsten"), ((95, 60, 35), (160, 105, 60)), ((110, 70, 40), (60, 38, 22)),
+     (70, 45, 28), (255, 200, 110), None),
+    (("rain", "overcast", "grey", "gray", "fog", "mist", "storm"), ((150, 155, 160), (195, 198, 200)),
+     ((110, 112, 110), (80, 82, 82)), (120, 124, 128), (215, 215, 215), None),
+)
+_DAYLIGHT = (((95, 150, 215), (190, 215, 235)), ((120, 150, 95), (85, 115, 70)), (100, 120, 130),
+             (250, 245, 215), 0.2)
+_TREE_WORDS = {"forest", "wood", "woods", "park", "garden", "field", "meadow", "jungle", "farm",
+               "countryside", "orchard", "hill", "hills", "mountain", "lake", "river", "beach"}
+_BUILDING_WORDS = {"city", "street", "town", "alley", "road", "station", "office", "building",
+                   "rooftop", "market", "square", "room", "library", "kitchen", "bar", "hall"}
+_PAPER_WORDS = {"letter", "note", "paper", "map", "photo", "photograph", "page", "envelope", "book"}
+_POSITIONS = {"left": 0.25, "centre": 0.5, "center": 0.5, "middle": 0.5, "right": 0.75}
+_HORIZON = {"extreme_close_up": 0.7, "close_up": 0.62, "medium_close_up": 0.62, "medium": 0.64,
+            "american": 0.66, "full": 0.66, "long": 0.62, "extreme_long": 0.58, "detail": 0.22}
+_SCENERY_SIZE = {"extreme_long": 0.06, "long": 0.11, "full": 0.15, "detail": 0.0}
+_CROPPED_SPAN = {"close_up": 1.6, "medium_close_up": 2.55, "medium": 3.4, "american": 4.7}
+_WHOLE = {"full": (0.78, 0.93), "long": (0.45, 0.86), "extreme_long": (0.14, 0.8)}
+
+
+def figure_colour(name: str) -> tuple[int, int, int]:
+    """Return the clothing colour a character gets by itself: a PALETTE entry picked by CRC32 of the name."""
+    return PALETTE[zlib.crc32(name.encode("utf-8")) % len(PALETTE)]
+
+
+def cast_colours(names: list[str] | tuple[str, ...]) -> dict[str, tuple[int, int, int]]:
+    """Give every name in one frame its own colour.
+
+    A name keeps figure_colour(name) unless an alphabetically earlier name in the same frame already
+    holds that colour; such names take the unused palette colours in order instead.
+    """
+    colours: dict[str, tuple[int, int, int]] = {}
+    clashing = []
+    for name in sorted(set(names)):
+        if figure_colour(name) in colours.values():
+            clashing.append(name)
+        else:
+            colours[name] = figure_colour(name)
+    free = [colour for colour in PALETTE if colour not in colours.values()]
+    for k, name in enumerate(clashing):
+        colours[name] = free[k] if k < len(free) else PALETTE[k % len(PALETTE)]
+    return colours
+
+
+def lighting_tints(lighting: str) -> dict[str, object]:
+    """Return the colours a lighting phrase maps to: sky, ground, scenery, accent and disc height."""
+    text = lighting.lower()
+    chosen = next((tuple(tints) for keys, *tints in _LIGHTS if any(key in text for key in keys)), _DAYLIGHT)
+    return dict(zip(("sky", "ground", "scenery", "accent", "disc"), chosen))
+
+
+def caption_height(height: int) -> int:
+    """Return the height of the caption strip under a picture of this image height."""
+    return max(14, round(height * 0.07))
+
+
+@lru_cache(maxsize=32)
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow older than 10.1 has only the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _mix(a, b, t: float) -> tuple[int, int, int]:
+    return tuple(round(x + (y - x) * t) for x, y in zip(a, b))
+
+
+def _box(x0: float, y0: float, x1: float, y1: float) -> list[float]:
+    return [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
+
+
+def _scaled(cx: float, cy: float, s: float):
+    """Return a function turning a box in units of s around (cx, cy) into a pixel box."""
+    return lambda x0, y0, x1, y1: _box(cx + x0 * s, cy + y0 * s, cx + x1 * s, cy + y1 * s)
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: float) -> str:
+    """Shorten text with a trailing '...' until it fits the width."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "...", font=font) > width:
+        text = text[:-1]
+    return text + "..."
+
+
+def _gradient(w: int, p: int, horizon: int, tints: dict) -> Image.Image:
+    """Fill the picture with a vertical sky gradient above the horizon and a ground gradient below."""
+    (s0, s1), (g0, g1) = tints["sky"], tints["ground"]
+    column = [_mix(s0, s1, y / max(horizon, 1)) if y < horizon
+              else _mix(g0, g1, (y - horizon) / max(p - horizon, 1)) for y in range(p)]
+    pixels = np.repeat(np.array(column, dtype=np.uint8)[:, None, :], w, axis=1)
+    return Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+
+
+def _building(draw, rng, x: float, bw: float, bh: float, horizon: int, tints: dict) -> None:
+    draw.rectangle(_box(x, horizon - bh, x + bw, horizon), fill=tints["scenery"])
+    pane, unlit = bw / 7, _mix(tints["scenery"], tints["sky"][1], 0.25)
+    y = horizon - bh + pane
+    while pane >= 2 and y + 2 * pane < horizon:
+        for col in range(3):
+            lit = rng.random() < 0.35
+            draw.rectangle(_box(x + pane * (1 + 2 * col), y, x + pane * (2 + 2 * col), y + pane * 1.2),
+                           fill=tints["accent"] if lit else unlit)
+        y += pane * 2.2
+
+
+def _draw_scenery(draw, rng, w: int, horizon: int, size: float, tints: dict, trees: bool) -> None:
+    """Draw far hills, then a seeded row of buildings or trees standing on the horizon."""
+    points, x = [(0, horizon)], 0.0
+    while x < w + size:
+        points.append((x, horizon - rng.uniform(0.2, 0.8) * size))
+        x += rng.uniform(0.8, 1.8) * size
+    draw.polygon(points + [(w, horizon)], fill=_mix(tints["scenery"], tints["sky"][1], 0.55))
+    x = -rng.uniform(0, size)
+    while x < w:
+        bw, bh = rng.uniform(0.5, 1.2) * size, rng.uniform(0.7, 2.3) * size
+        if trees:
+            cx = x + bw / 2
+            draw.rectangle(_box(cx - bw * 0.08, horizon - bh * 0.45, cx + bw * 0.08, horizon), fill=tints["scenery"])
+            draw.ellipse(_box(x, horizon - bh, x + bw, horizon - bh * 0.3), fill=tints["scenery"])
+        else:
+            _building(draw, rng, x, bw, bh, horizon, tints)
+        x += bw + rng.uniform(0.05, 0.7) * size
+
+
+def _clear_reserved(image: Image.Image) -> Image.Image:
+    """Nudge any backdrop pixel that happens to equal SKIN or a palette colour off by one."""
+    pixels = np.array(image)
+    for colour in (SKIN, *PALETTE):
+        pixels[np.all(pixels == np.array(colour, dtype=np.uint8), axis=-1), 0] ^= 1
+    return Image.fromarray(pixels, "RGB")
+
+
+def _environment(job: RenderJob, w: int, p: int, rng: random.Random) -> tuple[Image.Image, int]:
+    """Paint the seeded backdrop for this shot type; return it with the horizon row."""
+    tints = lighting_tints(job.lighting)
+    horizon = round(p * _HORIZON[job.shot_type])
+    if job.shot_type == "detail":  # a darker wall above a table top instead of sky and land
+        tints["sky"] = tuple(_mix(c, (0, 0, 0), 0.3) for c in tints["sky"])
+    image = _gradient(w, p, horizon, tints)
+    draw = ImageDraw.Draw(image)
+    size = p * _SCENERY_SIZE.get(job.shot_type, 0.2)
+    words = set(re.findall(r"[a-z]+", job.setting.lower()))
+    trees = bool(words & _TREE_WORDS) or (not words & _BUILDING_WORDS and rng.random() < 0.5)
+    if size == 0:
+        draw.line([(0, horizon), (w, horizon)], fill=tints["scenery"], width=max(1, p // 100))
+        return _clear_reserved(image), horizon
+    if tints["disc"] is not None:
+        disc = _scaled(rng.uniform(0.1, 0.9) * w, tints["disc"] * horizon, 0.05 * min(w, p))
+        draw.ellipse(disc(-1, -1, 1, 1), fill=tints["accent"])
+    _draw_scenery(draw, rng, w, horizon, size, tints, trees)
+    return _clear_reserved(image), horizon
+
+
+def figure_frame(shot_type: str, picture_height: int) -> tuple[float, float]:
+    """Return (head top y, head unit in px) that frames a figure for a shot type in a picture."""
+    p = picture_height
+    if shot_type == "extreme_close_up":
+        return -0.1 * p, 1.15 * p
+    if shot_type in _CROPPED_SPAN:
+        return 0.07 * p, 0.93 * p / _CROPPED_SPAN[shot_type]
+    share, feet = _WHOLE.get(shot_type, _WHOLE["full"])
+    return (feet - share) * p, share * p / 8
+
+
+def _draw_body(draw, cx: float, top: float, u: float, colour) -> None:
+    """Draw neck, torso, arms and legs in head units (shoulders 1.5, waist 3.2, knees 5.7, feet 8)."""
+    box = _scaled(cx, top, u)
+
+    def at(*points):
+        return [(cx + x * u, top + y * u) for x, y in points]
+
+    draw.rectangle(box(-0.13, 0.85, 0.13, 1.35), fill=colour)
+    for side in (-1, 1):
+        draw.polygon(at((side * 0.6, 1.36), (side * 0.9, 1.55), (side * 1.0, 3.95), (side * 0.78, 4.0),
+                        (side * 0.64, 1.95)), fill=colour)
+        draw.polygon(at((side * 0.05, 3.9), (side * 0.6, 3.9), (side * 0.48, 7.8), (side * 0.14, 7.8)), fill=colour)
+        draw.ellipse(box(side * 0.1, 7.62, side * 0.62, 8.0), fill=colour)
+    draw.polygon(at((-0.5, 1.28), (0.5, 1.28), (0.82, 1.52), (0.64, 3.3), (-0.64, 3.3), (-0.82, 1.52)), fill=colour)
+    draw.rectangle(box(-0.64, 3.1, 0.64, 4.1), fill=colour)
+    shade, line = _mix(colour, (0, 0, 0), 0.4), max(1, round(u * 0.07))
+    draw.line(at((-0.62, 3.2), (0.62, 3.2)), fill=shade, width=line)
+    draw.line(at((-0.3, 1.3), (0.0, 1.7), (0.3, 1.3)), fill=shade, width=line)
+
+
+def _draw_head(draw, cx: float, top: float, u: float, hair) -> None:
+    """Draw hair behind an oval SKIN head and, when it is big enough, a simple face."""
+    box = _scaled(cx, top, u)
+    draw.ellipse(box(-0.48, -0.16, 0.48, 0.78), fill=hair)
+    draw.ellipse(box(-0.375, 0, 0.375, 1), fill=SKIN)
+    if u < 14:
+        return
+    line = max(1, round(u * 0.025))
+    for ex in (-0.14, 0.14):
+        draw.ellipse(box(ex - 0.07, 0.42, ex + 0.07, 0.5), fill=(245, 245, 240))
+        draw.ellipse(box(ex - 0.03, 0.425, ex + 0.03, 0.495), fill=FACE_INK)
+        draw.line(box(ex - 0.08, 0.36, ex + 0.08, 0.36), fill=hair, width=line * 2)
+    draw.line([(cx, top + 0.5 * u), (cx + 0.04 * u, top + 0.63 * u), (cx - 0.02 * u, top + 0.64 * u)],
+              fill=FACE_INK, width=line)
+    draw.arc(box(-0.12, 0.66, 0.12, 0.8), 20, 160, fill=(160, 70, 70), width=line * 2)
+
+
+def _draw_label(draw, text: str, colour, x: float, y: float, size: tuple[int, int], font) -> list[int]:
+    """Draw text in a dark box centred on x with its top at y, kept inside the picture."""
+    left, upper, right, lower = draw.textbbox((0, 0), text, font=font)
+    bw, bh = right - left + 4, lower - upper + 4
+    x0 = round(min(max(x - bw / 2, 1), size[0] - bw - 1))
+    y0 = round(min(max(y, 1), size[1] - bh - 1))
+    draw.rectangle([x0, y0, x0 + bw, y0 + bh], fill=LABEL_BG)
+    draw.text((x0 + 2 - left, y0 + 2 - upper), text, font=font, fill=colour)
+    return [x0, y0, x0 + bw, y0 + bh]
+
+
+def _draw_cast(draw, job: RenderJob, size: tuple[int, int], colours: dict) -> dict:
+    """Draw every figure framed for the shot type, then their name labels on top."""
+    w, p = size
+    top, u = figure_frame(job.shot_type, p)
+    font = _font(max(8, round(p / 30)))
+    centres = [w * _POSITIONS.get(figure.position.strip().lower(), 0.5) for figure in job.figures]
+    for figure, cx in zip(job.figures, centres):
+        _draw_body(draw, cx, top, u, colours[figure.name])
+        _draw_head(draw, cx, top, u, HAIR[(zlib.crc32(figure.name.encode("utf-8")) >> 8) % len(HAIR)])
+    figures = []
+    for figure, cx in zip(job.figures, centres):
+        name, colour = figure.name, colours[figure.name]
+        if job.shot_type in _WHOLE:  # above the head
+            y = top - 0.2 * u - (draw.textbbox((0, 0), name, font=font)[3] + 6)
+            label = _draw_label(draw, name, colour, cx, y, size, font)
+        elif job.shot_type == "extreme_close_up":  # at the top of the face
+            label = _draw_label(draw, name, colour, cx, 4, size, font)
+        else:  # beside the head, on the left
+            x = cx - 0.5 * u - draw.textlength(name, font=font) / 2 - 6
+            label = _draw_label(draw, name, colour, x, top + 0.15 * u, size, font)
+        figures.append({"name": name, "colour": list(colour), "centre_x": round(cx), "head_top": round(top),
+                        "label_box": label})
+    return {"head_unit": round(u, 2), "figures": figures}
+
+
+def _draw_hand(draw, cx: float, size: tuple[int, int], colour) -> None:
+    """Draw a large raised SKIN hand rising out of a sleeve at the bottom of the picture."""
+    w, p = size
+    s = 0.55 * min(w, p)
+    box = _scaled(cx, p, s)
+    draw.rounded_rectangle(box(-0.3, -1.15, 0.3, -0.55), radius=0.1 * s, fill=SKIN)
+    for k, length in enumerate((0.42, 0.5, 0.47, 0.36)):
+        draw.rounded_rectangle(box(-0.29 + k * 0.15, -1.15 - length, -0.16 + k * 0.15, -1.05),
+                               radius=0.06 * s, fill=SKIN)
+    draw.polygon([(cx + x * s, p + y * s) for x, y in ((-0.28, -0.95), (-0.55, -1.2), (-0.62, -1.12), (-0.28, -0.7))],
+                 fill=SKIN)
+    draw.rectangle(box(-0.36, -0.62, 0.36, 0), fill=colour)
+    draw.rectangle(box(-0.36, -0.62, 0.36, -0.55), fill=_mix(colour, (0, 0, 0), 0.4))
+
+
+def _draw_prop(draw, subject: str, size: tuple[int, int]) -> list[int]:
+    """Draw the subject of a detail insert as a large simple shape with its name under it."""
+    w, p = size
+    s = 0.36 * min(w, p)
+    box = _scaled(w / 2, p / 2, s)
+    words = set(re.findall(r"[a-z]+", subject.lower()))
+    if words & {"key", "keys"}:
+        draw.ellipse(box(-1.0, -0.4, -0.2, 0.4), fill=PROP)
+        draw.ellipse(box(-0.75, -0.15, -0.45, 0.15), fill=_mix(PROP, (0, 0, 0), 0.45))
+        draw.rectangle(box(-0.25, -0.09, 1.0, 0.09), fill=PROP)
+        for k in range(3):
+            draw.rectangle(box(0.45 + 0.18 * k, 0, 0.57 + 0.18 * k, 0.32), fill=PROP)
+    elif words & _PAPER_WORDS:
+        draw.rectangle(box(-0.75, -0.9, 0.75, 0.85), fill=PAPER)
+        for k in range(7):
+            draw.line(box(-0.55, -0.65 + k * 0.2, 0.55 if k % 3 else 0.2, -0.65 + k * 0.2),
+                      fill=(120, 120, 140), width=max(1, round(s / 60)))
+    else:
+        draw.ellipse(box(-0.85, -0.85, 0.85, 0.85), fill=PROP)
+        draw.ellipse(box(-0.5, -0.6, -0.15, -0.3), fill=_mix(PROP, (255, 255, 255), 0.5))
+    font = _font(max(8, round(p / 24)))
+    return _draw_label(draw, _fit(draw, subject, font, w - 12), (245, 245, 240), w / 2, p / 2 + 1.05 * s, size, font)
+
+
+def _draw_detail(draw, job: RenderJob, size: tuple[int, int], colours: dict) -> dict:
+    """Draw a detail insert: the named subject, else the first character's hand, else a plain prop."""
+    if job.subject or not job.figures:
+        return {"subject_label_box": _draw_prop(draw, job.subject or "detail", size)}
+    figure = job.figures[0]
+    _draw_hand(draw, size[0] * _POSITIONS.get(figure.position.strip().lower(), 0.5), size, colours[figure.name])
+    return {"hand_of": figure.name}
+
+
+def _draw_caption(canvas: Image.Image, text: str, p: int) -> None:
+    """Fill the strip under the picture and write the caption in it."""
+    w, h = canvas.size
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle([0, p, w, h], fill=STRIP_BG)
+    font, margin = _font(max(8, round((h - p) * 0.55))), max(2, (h - p) // 4)
+    text = _fit(draw, " ".join(text.split()), font, w - 2 * margin)
+    left, upper, _, lower = draw.textbbox((0, 0), text, font=font)
+    draw.text((margin - left, p + (h - p - (lower - upper)) // 2 - upper), text, font=font, fill=STRIP_TEXT)
+
+
+def render_frame(job: RenderJob, seed: int) -> tuple[Image.Image, dict]:
+    """Render one candidate of a job with the given seed; return the image and its layout facts."""
+    shot = shot_by_slug(job.shot_type)
+    w, h = job.width, job.height
+    p = h - caption_height(h)
+    picture, horizon = _environment(job, w, p, random.Random(seed))
+    draw = ImageDraw.Draw(picture)
+    draw.fontmode = "1"  # no antialiasing, so label text keeps exact colours
+    colours = cast_colours([figure.name for figure in job.figures])
+    draw_shot = _draw_detail if shot.slug == "detail" else _draw_cast
+    layout = draw_shot(draw, job, (w, p), colours)
+    canvas = Image.new("RGB", (w, h), STRIP_BG)
+    canvas.paste(picture, (0, 0))
+    _draw_caption(canvas, job.caption or shot.name, p)
+    info = {"shot_type": shot.slug, "picture_height": p, "caption_height": h - p, "horizon_y": horizon,
+            "figure_colours": {name: list(colour) for name, colour in colours.items()}}
+    return canvas, {**info, **layout}
+
+
+class SketchRenderer:
+    """Renderer that draws flat previz frames with Pillow: fast, deterministic and GPU-free."""
+
+    name = "sketch"
+
+    def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
+        """Draw one frame per candidate, candidate k with seed job.seeds()[k]."""
+        seeds = job.seeds()
+        images: list[Image.Image] = []
+        info: dict[str, object] = {"shot_type": shot_by_slug(job.shot_type).slug,
+                                   "picture_height": job.height - caption_height(job.height)}
+        for k, seed in enumerate(seeds):
+            image, info = render_frame(job, seed)
+            images.append(image)
+            if on_progress is not None:
+                on_progress(k + 1, len(seeds))
+        return RenderResult(images=images, seeds=seeds, renderer=self.name, info=info)
