@@ -22,6 +22,8 @@ _NOT_OWNED = re.compile(r"\s+(?:the|a|an|this|that|these|those|to|at|with|in|on|
                         r"back|away|again|into|from|for|by|over|under|closely|tightly|gently|softly)\b|\s*[,.;:!?]|\s*$")
 _LEADERS = {"then", "suddenly", "finally", "slowly", "quickly", "now", "meanwhile", "later", "soon",
             "still", "again", "at", "last", "and", "but", "so", "when", "as", "once", "together"}
+_TITLE = re.compile(r"\b(?:officer|detective|doctor|dr\.?|mr\.?|mrs\.?|ms\.?|miss|captain|sergeant|professor|agent|"
+                    r"inspector|lord|lady|sir|madam|uncle|aunt)\s+$", re.IGNORECASE)
 _PROPS = ("letters?", "keys?", "door", "guns?", "pistol", "revolver", "knife", "sword", "phone", "photo",
           "photograph", "map", "book", "notebook", "diary", "cup", "mug", "glass", "bottle", "ring",
           "watch", "clock", "lamp", "flashlight", "torch", "candle", "envelope", "note", "box", "bag",
@@ -123,7 +125,8 @@ def resolve_sentence(sentence: str, resolver: Resolver) -> tuple[str, list[Chara
                 continue
         else:
             continue
-        out.append(sentence[cursor:match.start()])
+        title = _TITLE.search(sentence, cursor, match.start()) if person is not None else None
+        out.append(sentence[cursor:title.start() if title else match.start()])
         start = sum(len(part) for part in out)
         text = _names(people, possessive)
         out.append(text)

@@ -63,10 +63,9 @@ def find_setting(description: str, kind: str, given: str = "") -> str:
 
 
 def find_lighting(description: str, given: str = "") -> str:
-    """Return the scene's light ("cold moonlight"), from keywords in the description."""
+    """Return the scene's light ("cold moonlight") from the earliest light cue in the description."""
     if given.strip():
         return " ".join(given.split())
-    for pattern, light in _LIGHTS:
-        if re.search(pattern, description, re.IGNORECASE):
-            return light
-    return "soft daylight"
+    found = [(match.start(), light) for pattern, light in _LIGHTS
+             if (match := re.search(pattern, description, re.IGNORECASE))]
+    return min(found)[1] if found else "soft daylight"
