@@ -47,11 +47,12 @@ def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
     write = get_stream_writer()
     out = Path(state.out_dir)
     frames = list(state.frames)
+    cast = [c.name for c in state.scene.characters]
     for i, frame in enumerate(frames):
         def progress(step: int, steps: int, i: int = i) -> None:
             write({"type": "progress", "frame": i, "frames": len(frames), "step": step, "steps": steps})
         with ctx.gpu_lock:
-            frames[i], status = bring_up_to_date(frame, job_for(i, frame, state.settings), ctx.renderer, out,
+            frames[i], status = bring_up_to_date(frame, job_for(i, frame, state.settings, cast), ctx.renderer, out,
                                                  progress)
         write({"type": "frame", "frame": i, "frames": len(frames), "status": status,
                "path": frames[i].image().path})

@@ -21,10 +21,11 @@ def caption(index: int, frame: Frame) -> str:
     return f"{index} · {shot_by_slug(frame.spec.shot_type).name}" + (f" · {names}" if names else "")
 
 
-def job_for(index: int, frame: Frame, settings: Settings) -> RenderJob:
-    """Return the render job for a frame at a position in the storyboard."""
+def job_for(index: int, frame: Frame, settings: Settings, cast: list[str]) -> RenderJob:
+    """Return the render job for a frame at a position in the storyboard; `cast` lists every token in order."""
     spec = frame.spec
-    figures = tuple(Figure(c.name, c.class_word, c.position) for c in spec.characters)
+    figures = tuple(Figure(c.name, c.class_word, c.position, cast.index(c.name) if c.name in cast else -1)
+                    for c in spec.characters)
     return RenderJob(prompt=spec.prompt, negative_prompt=spec.negative_prompt, shot_type=spec.shot_type,
                      seed=spec.seed, figures=figures, setting=spec.setting, lighting=spec.lighting,
                      subject=spec.subject, caption=caption(index, frame), width=settings.width,

@@ -22,6 +22,8 @@ class Figure:
     """The class word that goes with the token ("man", "woman")."""
     position: str
     """Where the character stands: "left", "centre" or "right"."""
+    slot: int = -1
+    """The character's place in the cast, so renderers can keep one colour per character; -1 if unknown."""
 
 
 @dataclass(frozen=True)
