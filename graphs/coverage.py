@@ -70,12 +70,16 @@ def pick_cast(shot: ShotType, beat: Beat, recent: list[str], close_counts: Count
 
 
 def cover_everyone(visible: list[list[str]], shots: list[ShotType], cast: list[str]) -> None:
-    """Give every cast member at least one frame, taking single-character frames from the most shown."""
+    """Give every cast member at least one frame: take a single-character frame from the most shown
+    character, or else join the widest frame that has room for one more."""
     for name in cast:
         if any(name in frame for frame in visible):
             continue
         counts = Counter(n for frame in visible for n in frame)
         options = [i for i, frame in enumerate(visible)
                    if len(frame) == 1 and counts[frame[0]] > 1 and shots[i].slug != "detail"]
+        roomy = [i for i, frame in enumerate(visible) if len(frame) < 3 and shots[i].slug != "detail"]
         if options:
             visible[max(options, key=lambda i: counts[visible[i][0]])] = [name]
+        elif roomy:
+            visible[max(roomy, key=lambda i: (shots[i].rank, i))].append(name)

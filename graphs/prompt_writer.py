@@ -48,9 +48,11 @@ def scrub(action: str, shot: ShotType, cast: list[Character], shown: list[Charac
 
 
 def _opener(shot: ShotType, shown: list[Character], setting: str, lighting: str, subject: str) -> str:
+    if shot.slug == "detail" and not subject and not shown:
+        return f"{shot.phrase} of the textures of {setting}, {lighting}."
     if shot.slug == "detail":
-        shown_part = f"{pair(shown[0])}'s hands" if shown else f"the textures of {setting}"
-        return f"{shot.phrase} of {subject or shown_part} in {setting}, {lighting}."
+        subject = subject or f"{pair(shown[0])}'s hands"
+        return f"{shot.phrase} of {subject} in {setting}, {lighting}."
     if not shown:
         return f"{shot.phrase} of {subject or setting}{' in ' + setting if subject else ''}, {lighting}."
     names = [pair(p) for p in shown]
