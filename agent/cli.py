@@ -76,11 +76,15 @@ def run(
             fail(f"--{name}: expected a multiple of 8 from 64 to 2048, got {size}")
     story = _scene(scene, frames, shots)
     out = out or Path("out") / scene.stem
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out}: expected a folder, found a file")
     try:
         context = make_context(planner, renderer)
         session = Session.reopen(out, context) if resume else Session.create(out, context)
     except (ConfigError, SessionError) as error:
         fail(str(error))
+    except OSError as error:
+        fail(f"--out {out}: cannot use this folder ({error.strerror or error})")
     report = Report()
     if resume:
         pending = _continue(session, then or [], report)
@@ -89,7 +93,11 @@ def run(
         pending = then or []
     for text in pending:
         console.print(f"> {text}", markup=False, highlight=False)
-        show(session.send(text), console, errors, report)
+        try:
+            show(session.send(text), console, errors, report)
+        except SessionError as error:
+            session.close()
+            fail(str(error), 1)
         if report.errors:
             break
     _summary(session.state(), out, report)
@@ -101,10 +109,10 @@ def run(
 def _summary(state: Storyboard, out: Path, report: Report) -> None:
     broken = sum(len(f.lint) for f in state.frames)
     console.print(f"{len(state.frames)} frames by the {state.planner} planner, drawn by the {state.renderer} "
-                  f"renderer ({report.rendered} rendered, {report.reused} reused from an interrupted run); "
-                  f"{broken} lint violations", soft_wrap=True)
-    console.print(f"storyboard: {out / 'storyboard.png'}  data: {out / 'storyboard.json'}", highlight=False,
-                  soft_wrap=True)
+                  f"renderer ({report.rendered} rendered, {report.reused} reused from files already on disk); "
+                  f"{broken} lint violations", soft_wrap=True, markup=False, highlight=False)
+    console.print(f"storyboard: {out / 'storyboard.png'}  data: {out / 'storyboard.json'}", markup=False,
+                  highlight=False, soft_wrap=True)
 
 
 @app.command()

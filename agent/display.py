@@ -27,7 +27,7 @@ def show(events: Iterable[Event], console: Console, errors: Console, report: Rep
         for event in events:
             kind = event.get("type")
             if kind == "plan":
-                console.print(f"planned {event['frames']} frames with the {event['planner']} planner")
+                console.print(f"planned {event['frames']} frames with the {event['planner']} planner", markup=False)
             elif kind == "progress" and task is None:
                 task = progress.add_task("rendering", total=event["frames"])
             elif kind == "frame":
@@ -37,7 +37,7 @@ def show(events: Iterable[Event], console: Console, errors: Console, report: Rep
                     task = progress.add_task("rendering", total=event["frames"])
                 progress.update(task, completed=event["frame"] + 1, description=f"frame {event['frame']}")
             elif kind == "message":
-                console.print(event["message"])
+                console.print(event["message"], markup=False, highlight=False, soft_wrap=True)
             elif kind == "error":
                 report.errors.append(event["message"])
                 errors.print(f"error: {event['message']}", markup=False, highlight=False, soft_wrap=True)

@@ -72,10 +72,13 @@ class Session:
         yield from self._run(initial)
 
     def send(self, text: str) -> Iterator[Event]:
-        """Hand the person's message to a waiting session and run until it waits again."""
+        """Hand the person's message to a waiting session; the events run until it waits again.
+
+        Raises SessionError at once (not when iterated) if the session is not waiting.
+        """
         if not self.waiting():
-            raise SessionError("the session is not waiting for a message (finished, or never started)")
-        yield from self._run(Command(resume=text))
+            raise SessionError("the session is not waiting for a message: it has finished or never started")
+        return self._run(Command(resume=text))
 
     def carry_on(self) -> Iterator[Event]:
         """Finish work a crash cut off; files already written are reused, not redrawn."""

@@ -45,7 +45,12 @@ def read_plan(document: dict) -> tuple[list[Character], list[FrameSpec]]:
     """Return the cast and frame specs stored in a storyboard.json (or `shotsmith plan`) document."""
     if not isinstance(document, dict) or not isinstance(document.get("frames"), list):
         raise ValueError('expected a storyboard document: a JSON object with a "frames" list')
-    cast = [Character.model_validate(c) for c in document.get("characters", [])]
+    people, frames = document.get("characters", []), document["frames"]
+    if not isinstance(people, list) or not all(isinstance(c, dict) for c in people):
+        raise ValueError('"characters" should be a list of objects with name and class')
+    if not all(isinstance(f, dict) for f in frames):
+        raise ValueError('every entry of "frames" should be an object with shot_type, prompt, setting and lighting')
+    cast = [Character.model_validate(c) for c in people]
     fields = set(FrameSpec.model_fields) | {"class"}
     specs = [FrameSpec.model_validate({k: v for k, v in f.items() if k in fields}) for f in document["frames"]]
     return cast, specs

@@ -39,8 +39,8 @@ def compose_grid(panels: list[Panel], title: str, columns: int | None = None, th
     if not panels:
         raise ValueError("a storyboard sheet needs at least one frame")
     columns = columns or min(4, max(1, math.ceil(math.sqrt(len(panels)))))
-    first = Image.open(panels[0].image)
-    thumb_h = round(thumb * first.height / first.width)
+    with Image.open(panels[0].image) as first:
+        thumb_h = round(thumb * first.height / first.width)
     gap, caption_h, header_h = 16, 44, 56
     rows = math.ceil(len(panels) / columns)
     width = columns * thumb + (columns + 1) * gap
