@@ -10,7 +10,7 @@ from graphs.coverage import beat_for, cover_everyone, pick_cast, scene_kind, sho
 from graphs.place import find_lighting, find_setting
 from graphs.prompt_writer import write_prompt
 from graphs.state import Character, FrameSpec, Placement, Scene
-from prompts.shot_types import BY_NUMBER, SHOT_TYPES, ShotType, negative_prompt
+from prompts.shot_types import BY_NUMBER, ShotType, negative_prompt, strip_opening
 
 DEFAULT_FRAMES = 8
 
@@ -43,9 +43,7 @@ def place(names: list[str], homes: dict[str, str]) -> list[str]:
 def restage(scene: Scene, spec: FrameSpec, shot: ShotType) -> FrameSpec:
     """Return the frame re-planned as another shot type, keeping its cast, beat and seed."""
     if spec.written_by == "person":
-        old = next((s for s in SHOT_TYPES if _opens_with(spec.prompt, s)), None)
-        body = spec.prompt[len(old.phrase) + len(" of "):] if old else spec.prompt
-        prompt = f"{shot.phrase} of {body}"
+        prompt = f"{shot.phrase} of {strip_opening(spec.prompt)}"
     else:
         people = {p.name: p for p in scene.characters}
         staged = [(people[c.name], c.position, c.action) for c in spec.characters if c.name in people]
@@ -53,10 +51,6 @@ def restage(scene: Scene, spec: FrameSpec, shot: ShotType) -> FrameSpec:
                               scene.style)
     return spec.model_copy(update={"shot_type": shot.slug, "prompt": prompt,
                                    "negative_prompt": negative_prompt(shot.slug)})
-
-
-def _opens_with(prompt: str, shot: ShotType) -> bool:
-    return prompt.lower().replace("-", " ").startswith(shot.phrase.lower().replace("-", " ") + " of ")
 
 
 class RulesPlanner:

@@ -6,21 +6,15 @@ import re
 from collections.abc import Sequence
 
 from prompts.lint import Person
-from prompts.shot_types import SHOT_TYPES, shot_by_slug
-
-
-def _flat(text: str) -> str:
-    return text.lower().replace("-", " ")
+from prompts.shot_types import opening_shot, shot_by_slug, strip_opening
 
 
 def repair_prompt(prompt: str, shot_slug: str, cast: Sequence[Person]) -> str:
     """Return the prompt opening with its shot type's phrase and naming every token with its class word."""
     text = " ".join(prompt.split())
     shot = shot_by_slug(shot_slug)
-    if not _flat(text).startswith(_flat(shot.phrase) + " of "):
-        openers = sorted(SHOT_TYPES, key=lambda s: -len(s.phrase))
-        other = next((s for s in openers if _flat(text).startswith(_flat(s.phrase) + " of ")), None)
-        body = text[len(other.phrase) + len(" of "):] if other else text[:1].lower() + text[1:]
+    if opening_shot(text) != shot:
+        body = strip_opening(text) if opening_shot(text) else text[:1].lower() + text[1:]
         text = f"{shot.phrase} of {body}"
     for person in cast:
         bare = rf"\b({re.escape(person.name)})\b(?!\s+{re.escape(person.class_word)}\b)"

@@ -14,7 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from prompts import vocabulary as vocab
-from prompts.shot_types import BY_SLUG, shot_by_slug
+from prompts.shot_types import BY_SLUG, opening_shot, shot_by_slug
 
 
 class Person(Protocol):
@@ -85,7 +85,7 @@ def _found(pattern: re.Pattern[str], text: str) -> str | None:
 def check_shot_phrase(frame: FrameLike) -> list[str]:
     """Rule 1: the prompt opens with its own shot type's phrase followed by "of"."""
     shot = shot_by_slug(frame.shot_type)
-    if _flat(frame.prompt).startswith(_flat(shot.phrase) + " of "):
+    if opening_shot(frame.prompt) == shot:
         return []
     return [f'should begin with "{shot.phrase} of"']
 

@@ -116,3 +116,18 @@ def negative_prompt(slug: str, base: str = DEFAULT_BASE_NEGATIVE) -> str:
     """Return the base negative prompt followed by the shot type's own negative terms."""
     terms = [base] if base.strip() else []
     return ", ".join(terms + list(shot_by_slug(slug).negative))
+
+
+def opening_shot(prompt: str) -> ShotType | None:
+    """Return the shot type whose phrase and "of" open the prompt (longest phrase first), or None."""
+    flat = _normalise(prompt)
+    for shot in sorted(SHOT_TYPES, key=lambda s: -len(s.phrase)):
+        if flat.startswith(_normalise(shot.phrase) + " of "):
+            return shot
+    return None
+
+
+def strip_opening(prompt: str) -> str:
+    """Return the prompt without its opening shot phrase and "of" (unchanged if it has none)."""
+    shot = opening_shot(prompt)
+    return prompt.strip()[len(shot.phrase) + len(" of "):] if shot else prompt.strip()
