@@ -70,6 +70,10 @@ class CorrectionError(ValueError):
     """A message that could not be read or applied; its text is shown to the person."""
 
 
+REFUSED = "error: "
+"""How a notice starts when the last message changed nothing because it could not be applied."""
+
+
 _FRAME = re.compile(r"^(?:frame|shot|panel)\s*#?(\d+)\s*[:\-–,]?\s*(.*)$", re.IGNORECASE | re.DOTALL)
 _REGEN = re.compile(r"^(?:regenerate|regen|redo|re-?render)\s+(?:frame\s*)?(all|\d+)$", re.IGNORECASE)
 _SWAP = re.compile(r"^swap\s+(?:frames?\s*)?(\d+)\s*(?:and|with|&|,)\s*(?:frame\s*)?(\d+)$", re.IGNORECASE)

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.context import Context
-from graphs.corrections import CorrectionError, parse_correction
+from graphs.corrections import REFUSED, CorrectionError, parse_correction
 from graphs.document import storyboard_document
 from graphs.edits import apply_commands
 from graphs.rendering import bring_up_to_date, caption, job_for
@@ -105,7 +105,7 @@ def correct(state: Storyboard, runtime: Runtime[Context]) -> dict:
         update = apply_commands(state, parse_correction(text), runtime.context.planner)
     except CorrectionError as error:
         get_stream_writer()({"type": "error", "message": str(error)})
-        return {"pending": None, "notice": f"error: {error}"}
+        return {"pending": None, "notice": f"{REFUSED}{error}"}
     get_stream_writer()({"type": "message", "message": update["notice"]})
     return {**update, "pending": None, "applied": state.applied + [text]}
 

@@ -13,6 +13,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from graphs import nodes
 from graphs.context import Context
+from graphs.corrections import REFUSED
 from graphs.state import STATE_MODELS, Storyboard
 
 
@@ -20,7 +21,7 @@ def after_correct(state: Storyboard) -> str:
     """Route a handled message: finish, redo the changed frames, or ask again."""
     if state.done:
         return "export"
-    if state.notice.startswith("error:"):
+    if state.notice.startswith(REFUSED):
         return "review"
     return "lint"
 

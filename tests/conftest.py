@@ -6,7 +6,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from agent.cli import app
@@ -16,7 +15,11 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip tests marked gpu where no CUDA device is present."""
+    """Skip tests marked gpu where no CUDA device is present (torch is imported only if one exists)."""
+    if not any("gpu" in item.keywords for item in items):
+        return
+    import torch
+
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")

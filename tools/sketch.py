@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from prompts.shot_types import shot_by_slug
 from tools.render import ProgressFn, RenderJob, RenderResult
-from tools.scenery import lighting_tints, mix as _mix, paint_backdrop, scaled as _scaled
+from tools.scenery import mix as _mix, paint_backdrop, scaled as _scaled
 
 SKIN = (236, 188, 150)
 PALETTE = ((230, 25, 75), (0, 130, 200), (60, 180, 75), (255, 225, 25),

@@ -13,7 +13,8 @@ import pytest
 
 from prompts.shot_types import SHOT_TYPES
 from tools.render import Figure, RenderJob
-from tools.sketch import PALETTE, PROP, SKIN, SketchRenderer, cast_colours, figure_colour, lighting_tints
+from tools.scenery import lighting_tints
+from tools.sketch import PALETTE, PROP, SKIN, SketchRenderer, cast_colours, figure_colour
 
 NAME = "kaitoyosuke"
 RENDERER = SketchRenderer()
