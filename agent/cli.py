@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
-from agent.config import ConfigError, make_context
+from agent.config import ConfigError, make_context, read_library
 from agent.display import Report, show
 from agent.scene_file import SceneError, load_scene
 from agent.session import Session, SessionError
+from graphs.context import Context
 from graphs.document import read_plan
 from graphs.state import Settings, Storyboard
 from prompts.lint import lint_plan
+from tools.diffusion import Cancelled
+from tools.hub import SCHEDULERS
+from tools.library import LibraryError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Shotsmith: storyboards from a scene.")
 console = Console()
@@ -37,10 +45,12 @@ def _shots(text: str | None) -> list[int] | None:
         fail(f"--shots: expected shot numbers 1-9 separated by commas, such as 2,3,8; got {text!r}")
 
 
-def _scene(path: Path, frames: int | None, shots: str | None):
+def _scene(path: Path, frames: int | None, shots: str | None, seed: int | None = None):
     overrides = {"frames": frames} if frames is not None else {}
     if shots is not None:
         overrides = {"shots": _shots(shots)}
+    if seed is not None:
+        overrides["seed"] = seed
     try:
         return load_scene(path, overrides)
     except SceneError as error:
@@ -69,41 +79,108 @@ def run(
     resume: Annotated[bool, typer.Option(help="Continue the last session in the output folder.")] = False,
     width: Annotated[int, typer.Option(help="Frame width in pixels.")] = 512,
     height: Annotated[int, typer.Option(help="Frame height in pixels.")] = 512,
+    library: Annotated[Optional[Path], typer.Option(help="Model library (library.toml); default: "
+                                                          "the one beside the scene.")] = None,
+    steps: Annotated[int, typer.Option(help="Denoising steps.")] = 25,
+    guidance: Annotated[float, typer.Option(help="Guidance scale.")] = 7.5,
+    scheduler: Annotated[str, typer.Option(help="dpm++, ddim or euler_a.")] = "dpm++",
+    candidates: Annotated[int, typer.Option(help="Images per frame; the first becomes the shot.")] = 1,
+    seed: Annotated[Optional[int], typer.Option(help="Base seed; frame seeds follow from it.")] = None,
+    allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Also load .ckpt/.bin weights, "
+                                                                       "which can run code.")] = False,
 ) -> None:
     """Plan and render a storyboard, then apply each --then correction in order."""
-    for name, size in (("width", width), ("height", height)):
-        if not 64 <= size <= 2048 or size % 8:
-            fail(f"--{name}: expected a multiple of 8 from 64 to 2048, got {size}")
-    story = _scene(scene, frames, shots)
+    settings = _settings(width, height, steps, guidance, scheduler, candidates)
+    story = _scene(scene, frames, shots, seed)
     out = out or Path("out") / scene.stem
-    if out.exists() and not out.is_dir():
-        fail(f"--out {out}: expected a folder, found a file")
     try:
-        context = make_context(planner, renderer)
-        session = Session.reopen(out, context) if resume else Session.create(out, context)
-    except (ConfigError, SessionError) as error:
+        choice = make_context(planner, renderer, read_library(library, scene, story), allow_pickle)
+    except (ConfigError, LibraryError) as error:
         fail(str(error))
-    except OSError as error:
-        fail(f"--out {out}: cannot use this folder ({error.strerror or error})")
+    if choice.notice:
+        console.print(f"notice: {choice.notice}", markup=False, highlight=False, soft_wrap=True)
+    session = _open(out, choice.context, resume)
     report = Report()
-    if resume:
-        pending = _continue(session, then or [], report)
-    else:
-        show(session.start(story, Settings(width=width, height=height)), console, errors, report)
-        pending = then or []
-    for text in pending:
-        console.print(f"> {text}", markup=False, highlight=False)
-        try:
-            show(session.send(text), console, errors, report)
-        except SessionError as error:
-            session.close()
-            fail(str(error), 1)
-        if report.errors:
-            break
+    with _cancel_on_interrupt(choice.context.renderer), _render_errors(session):
+        pending = _continue(session, then or [], report) if resume else _start(session, story, settings, report,
+                                                                                then)
+        for text in pending:
+            console.print(f"> {text}", markup=False, highlight=False)
+            try:
+                show(session.send(text), console, errors, report)
+            except SessionError as error:
+                session.close()
+                fail(str(error), 1)
+            if report.errors:
+                break
     _summary(session.state(), out, report)
     session.close()
     if report.errors:
         raise typer.Exit(1)
+
+
+def _open(out: Path, context: Context, resume: bool) -> Session:
+    """Return the session in the output folder: the last one when resuming, else a new one."""
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out}: expected a folder, found a file")
+    try:
+        return Session.reopen(out, context) if resume else Session.create(out, context)
+    except SessionError as error:
+        fail(str(error))
+    except OSError as error:
+        fail(f"--out {out}: cannot use this folder ({error.strerror or error})")
+
+
+def _settings(width: int, height: int, steps: int, guidance: float, scheduler: str, candidates: int) -> Settings:
+    for name, size in (("width", width), ("height", height)):
+        if not 64 <= size <= 2048 or size % 8:
+            fail(f"--{name}: expected a multiple of 8 from 64 to 2048, got {size}")
+    if not 1 <= steps <= 150:
+        fail(f"--steps: expected a whole number from 1 to 150, got {steps}")
+    if not 0 <= guidance <= 30:
+        fail(f"--guidance: expected a number from 0 to 30, got {guidance}")
+    if scheduler not in SCHEDULERS:
+        fail(f"--scheduler: expected one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
+    if not 1 <= candidates <= 8:
+        fail(f"--candidates: expected a whole number from 1 to 8, got {candidates}")
+    return Settings(width=width, height=height, steps=steps, guidance=guidance, scheduler=scheduler,
+                    candidates=candidates)
+
+
+def _start(session: Session, story, settings: Settings, report: Report, thens: list[str] | None) -> list[str]:
+    show(session.start(story, settings), console, errors, report)
+    return thens or []
+
+
+@contextmanager
+def _cancel_on_interrupt(renderer: object) -> Iterator[None]:
+    """Let Ctrl-C stop a model render after its current step; a second Ctrl-C stops at once."""
+    cancel = getattr(renderer, "cancel", None)
+    if cancel is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, previous)
+        cancel()
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _render_errors(session: Session) -> Iterator[None]:
+    """Turn a model or LoRA problem met while rendering into one line; finished frames stay on disk."""
+    try:
+        yield
+    except LibraryError as error:
+        session.close()
+        fail(f"{error} (frames finished before this stay on disk; fix it and run again with --resume)")
+    except Cancelled as error:
+        session.close()
+        fail(str(error), 130)
 
 
 def _summary(state: Storyboard, out: Path, report: Report) -> None:
@@ -125,7 +202,7 @@ def plan(
     """Print the frame specs for a scene as JSON, without rendering."""
     story = _scene(scene, frames, shots)
     try:
-        chosen = make_context(planner, "sketch").planner
+        chosen = make_context(planner, "sketch").context.planner
     except ConfigError as error:
         fail(str(error))
     specs = chosen.plan(story)

@@ -1,9 +1,17 @@
-"""Turn front-end options into the graph's Context: which planner and renderer to use."""
+"""Turn front-end options into the graph's Context: which planner and renderer, and which model library."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 from graphs.context import Context
 from graphs.planner import RulesPlanner
+from graphs.state import Scene
+from tools.diffusion import DiffusionRenderer
+from tools.hub import ModelSpec
+from tools.library import Library, LibraryError, find_library, is_hub_id, load_library
 from tools.sketch import SketchRenderer
 
 PLANNERS = ("auto", "rules", "openai")
@@ -14,15 +22,77 @@ class ConfigError(ValueError):
     """An option the operator must change; the message says what is expected."""
 
 
-def make_context(planner: str = "auto", renderer: str = "auto") -> Context:
-    """Return the Context for the chosen planner and renderer names."""
+@dataclass
+class Choice:
+    """The context to run with, and a one-line notice when auto fell back to something else."""
+
+    context: Context
+    notice: str = ""
+
+
+def hub_reachable(repo: str) -> bool:
+    """Tell whether a hub checkpoint can be loaded: already in the local cache, or downloadable now."""
+    from huggingface_hub import model_info, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(repo, "model_index.json"), str):
+        return True
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        return False
+    try:
+        model_info(repo, timeout=5)
+    except Exception:  # any network or hub failure means "not reachable now"
+        return False
+    return True
+
+
+def read_library(library: Path | None, scene_file: Path | None, scene: Scene | None) -> Library | None:
+    """Return the library from --library, else library.toml beside the scene, with the scene's own LoRAs added."""
+    path = library or (find_library(scene_file) if scene_file else None)
+    if path is None:
+        return None
+    loaded = load_library(path)
+    if scene is None:
+        return loaded
+    for person in scene.characters:
+        trained = loaded.classes.get(person.name)
+        if trained is not None and trained.lower() != person.class_word.lower():
+            raise LibraryError(f"{path}: characters.{person.name}.class is {trained!r} but the scene says "
+                               f"{person.class_word!r}; expected the class word the LoRA was trained with")
+    return loaded.with_cast({c.name: c.lora for c in scene.characters if c.lora})
+
+
+def _diffusers(library: Library, allow_pickle: bool) -> DiffusionRenderer:
+    spec = ModelSpec(base=library.base, config=library.config, memory=library.memory, allow_pickle=allow_pickle)
+    return DiffusionRenderer(spec, base_negative=library.negative)
+
+
+def make_context(planner: str = "auto", renderer: str = "auto", library: Library | None = None,
+                 allow_pickle: bool = False) -> Choice:
+    """Return the Context for the chosen planner and renderer names.
+
+    `renderer="auto"` uses diffusers when the library's checkpoint is reachable (a local path, the
+    local hub cache, or the network) and the sketch renderer otherwise, saying so in the notice.
+    """
     if planner not in PLANNERS:
         raise ConfigError(f"--planner: expected one of {', '.join(PLANNERS)}, got {planner!r}")
     if renderer not in RENDERERS:
         raise ConfigError(f"--renderer: expected one of {', '.join(RENDERERS)}, got {renderer!r}")
     if planner == "openai":
         raise ConfigError("--planner openai: the OpenAI planner is not part of this version yet; use rules")
-    if renderer == "diffusers":
-        raise ConfigError("--renderer diffusers: Stable Diffusion rendering is not part of this version yet; "
-                          "use sketch")
-    return Context(planner=RulesPlanner(), renderer=SketchRenderer())
+    rules = RulesPlanner()
+    if renderer == "sketch":
+        return Choice(Context(planner=rules, renderer=SketchRenderer(), library=library))
+    if library is None:
+        if renderer == "diffusers":
+            raise ConfigError("--renderer diffusers: no model library; expected --library FILE or a "
+                              "library.toml beside the scene naming the checkpoint")
+        return Choice(Context(planner=rules, renderer=SketchRenderer()),
+                      "no model library (library.toml) found, so frames are drawn by the sketch renderer")
+    if renderer == "auto" and is_hub_id(library.base) and not hub_reachable(library.base):
+        return Choice(Context(planner=rules, renderer=SketchRenderer(), library=library),
+                      f"checkpoint {library.base} is neither on disk nor reachable, so frames are drawn by "
+                      "the sketch renderer")
+    return Choice(Context(planner=rules, renderer=_diffusers(library, allow_pickle), library=library))
+
+
+__all__ = ["Choice", "ConfigError", "LibraryError", "make_context", "read_library"]

@@ -28,8 +28,10 @@ def show(events: Iterable[Event], console: Console, errors: Console, report: Rep
             kind = event.get("type")
             if kind == "plan":
                 console.print(f"planned {event['frames']} frames with the {event['planner']} planner", markup=False)
-            elif kind == "progress" and task is None:
-                task = progress.add_task("rendering", total=event["frames"])
+            elif kind == "progress":
+                if task is None:
+                    task = progress.add_task("rendering", total=event["frames"])
+                progress.update(task, description=f"frame {event['frame']} · step {event['step']}/{event['steps']}")
             elif kind == "frame":
                 report.rendered += event["status"] == "rendered"
                 report.reused += event["status"] == "reused"

@@ -9,7 +9,7 @@ from pathlib import Path
 from graphs.state import Character, Scene
 
 MAX_FRAMES = 200
-_SCENE_KEYS = {"title", "description", "frames", "shots", "style", "setting", "lighting", "characters"}
+_SCENE_KEYS = {"title", "description", "frames", "shots", "style", "setting", "lighting", "characters", "seed"}
 _CHARACTER_KEYS = {"name", "class", "description", "lora", "aliases"}
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -70,6 +70,13 @@ def _character(data: object, index: int, folder: Path) -> Character:
                      lora=str((folder / lora).resolve()) if lora else None, aliases=aliases)
 
 
+def _seed(data: dict) -> int | None:
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31):
+        raise SceneError(f"seed: expected a whole number from 0 to {2**31 - 1}, got {seed!r}")
+    return seed
+
+
 def parse_scene(data: dict, folder: Path) -> Scene:
     """Validate a scene already read from TOML; relative paths resolve against `folder`."""
     _check_keys(data, _SCENE_KEYS, "")
@@ -84,7 +91,7 @@ def parse_scene(data: dict, folder: Path) -> Scene:
     return Scene(title=_text(data, "title", "") or "Untitled scene",
                  description=_text(data, "description", "", required=True), frames=frames, shots=shots,
                  style=_text(data, "style", ""), setting=_text(data, "setting", ""),
-                 lighting=_text(data, "lighting", ""), characters=cast)
+                 lighting=_text(data, "lighting", ""), characters=cast, seed=_seed(data))
 
 
 def load_scene(path: Path, overrides: dict | None = None) -> Scene:

@@ -6,11 +6,13 @@ None of it is ever checkpointed; pass the same Context on every invoke, resumes 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from graphs.state import FrameSpec, Scene
 from prompts.shot_types import ShotType
+from tools.hub import GPU_LOCK
+from tools.library import Library
 from tools.render import Renderer
 
 
@@ -36,5 +38,7 @@ class Context:
     renderer: Renderer
     critic: object | None = None
     """CLIP critic; None means no scorer runs and critiques say so."""
-    gpu_lock: threading.Lock = field(default_factory=threading.Lock)
-    """Held while any model runs, so two sessions never use the GPU at once."""
+    library: Library | None = None
+    """Checkpoint, LoRA files and weight policy; None when no library is configured."""
+    gpu_lock: threading.RLock = GPU_LOCK
+    """Held while any model runs, so two sessions never use the GPU at once (one lock per process)."""

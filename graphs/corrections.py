@@ -33,6 +33,14 @@ class Regenerate(BaseModel):
     frame: int | None
 
 
+class Pick(BaseModel):
+    """Show another of a frame's candidates (numbered from 0, like the files) as its shot."""
+
+    kind: Literal["pick"] = "pick"
+    frame: int
+    candidate: int
+
+
 class Swap(BaseModel):
     """Exchange two frames."""
 
@@ -60,10 +68,10 @@ class Export(BaseModel):
     kind: Literal["export"] = "export"
 
 
-Command = SetShot | Rewrite | Regenerate | Swap | Remove | Undo | Export
+Command = SetShot | Rewrite | Regenerate | Pick | Swap | Remove | Undo | Export
 
 HELP = ('try "frame 3: close-up", "frame 2: <new prompt>", "regenerate 5", "regenerate all", '
-        '"swap 2 and 4", "remove 6", "undo" or "export"')
+        '"frame 4: candidate 1", "swap 2 and 4", "remove 6", "undo" or "export"')
 
 
 class CorrectionError(ValueError):
@@ -78,6 +86,9 @@ _FRAME = re.compile(r"^(?:frame|shot|panel)\s*#?(\d+)\s*[:\-–,]?\s*(.*)$", re.
 _REGEN = re.compile(r"^(?:regenerate|regen|redo|re-?render)\s+(?:frame\s*)?(all|\d+)$", re.IGNORECASE)
 _SWAP = re.compile(r"^swap\s+(?:frames?\s*)?(\d+)\s*(?:and|with|&|,)\s*(?:frame\s*)?(\d+)$", re.IGNORECASE)
 _REMOVE = re.compile(r"^(?:remove|delete|drop)\s+(?:frame\s*)?(\d+)$", re.IGNORECASE)
+_CHOOSE = r"(?:(?:take|pick|use|choose)\s+(?:candidate|option)?|candidate|option|take)\s*#?(\d+)"
+_CANDIDATE = re.compile(rf"^{_CHOOSE}$", re.IGNORECASE)
+_PICK = re.compile(rf"^{_CHOOSE}\s+(?:for|in|of)\s+(?:frame\s*)?(\d+)$", re.IGNORECASE)
 _ARTICLE = re.compile(r"^(?:make\s+it\s+|to\s+|into\s+)?(?:an?\s+)?", re.IGNORECASE)
 
 
@@ -85,6 +96,8 @@ def _frame_command(number: int, rest: str) -> Command:
     rest = rest.strip()
     if not rest:
         raise CorrectionError(f"say what to change in frame {number}: a shot type or a new prompt")
+    if match := _CANDIDATE.match(rest.rstrip(" .!")):
+        return Pick(frame=number, candidate=int(match.group(1)))
     shot = find_shot(_ARTICLE.sub("", rest).rstrip(" .!"))
     if shot is not None:
         return SetShot(frame=number, shot_type=shot.slug)
@@ -100,6 +113,8 @@ def parse_correction(text: str) -> list[Command]:
         return [_frame_command(int(match.group(1)), match.group(2))]
     if match := _REGEN.match(message):
         return [Regenerate(frame=None if match.group(1).lower() == "all" else int(match.group(1)))]
+    if match := _PICK.match(message.rstrip(" .!")):
+        return [Pick(frame=int(match.group(2)), candidate=int(match.group(1)))]
     if match := _SWAP.match(message):
         return [Swap(first=int(match.group(1)), second=int(match.group(2)))]
     if match := _REMOVE.match(message):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from graphs.context import Planner
-from graphs.corrections import (Command, CorrectionError, Export, Regenerate, Remove, Rewrite, SetShot, Swap,
-                                Undo)
+from graphs.corrections import (Command, CorrectionError, Export, Pick, Regenerate, Remove, Rewrite, SetShot,
+                                Swap, Undo)
 from graphs.planner import home_sides, place
+from graphs.rendering import base_key
 from graphs.state import Frame, Placement, Storyboard
 from prompts.shot_types import shot_by_slug
 
@@ -36,6 +37,20 @@ def _rewrite(state: Storyboard, frame: Frame, text: str) -> Frame:
     return frame.model_copy(update={"spec": spec})
 
 
+def _pick(frame: Frame, number: int, candidate: int) -> Frame:
+    """Return the frame showing another candidate of its current render."""
+    image = frame.image()
+    if image is None:
+        raise CorrectionError(f"frame {number} has no image yet")
+    base = base_key(image)
+    group = [i for i, v in enumerate(frame.versions) if base_key(v) == base]
+    if not 0 <= candidate < len(group):
+        raise CorrectionError(f"frame {number} has candidates 0 to {len(group) - 1}, not {candidate}")
+    wanted = base if candidate == 0 else f"{base}-{candidate}"
+    index = next(i for i in group if frame.versions[i].key == wanted)
+    return frame.model_copy(update={"selected": index, "picks": {**frame.picks, base: candidate}})
+
+
 def _edit(state: Storyboard, frames: list[Frame], command: Command, planner: Planner) -> str:
     """Change `frames` in place for one command; return a short description of what changed."""
     if isinstance(command, SetShot):
@@ -53,6 +68,10 @@ def _edit(state: Storyboard, frames: list[Frame], command: Command, planner: Pla
             spec = frames[i].spec.model_copy(update={"seed": next_seed(frames[i].spec.seed)})
             frames[i] = frames[i].model_copy(update={"spec": spec})
         return "regenerating every frame" if command.frame is None else f"regenerating frame {command.frame}"
+    if isinstance(command, Pick):
+        i = _check(frames, command.frame)
+        frames[i] = _pick(frames[i], i, command.candidate)
+        return f"frame {i} now shows candidate {command.candidate}"
     if isinstance(command, Swap):
         a, b = _check(frames, command.first), _check(frames, command.second)
         frames[a], frames[b] = frames[b], frames[a]

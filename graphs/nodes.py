@@ -52,7 +52,7 @@ def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
         def progress(step: int, steps: int, i: int = i) -> None:
             write({"type": "progress", "frame": i, "frames": len(frames), "step": step, "steps": steps})
         with ctx.gpu_lock:
-            frames[i], status = bring_up_to_date(frame, job_for(i, frame, state.settings, cast), ctx.renderer, out,
+            frames[i], status = bring_up_to_date(frame, job_for(i, frame, state.settings, cast, ctx.library), ctx.renderer, out,
                                                  progress)
         write({"type": "frame", "frame": i, "frames": len(frames), "status": status,
                "path": frames[i].image().path})

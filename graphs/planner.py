@@ -16,8 +16,9 @@ DEFAULT_FRAMES = 8
 
 
 def frame_seed(scene: Scene, index: int) -> int:
-    """Return a seed that depends only on the scene text and the frame's place in it."""
-    digest = hashlib.sha256(f"{scene.title}\n{scene.description}\n{index}".encode()).digest()
+    """Return a seed that depends only on the base seed (or, without one, the scene text) and the frame's place."""
+    source = f"{scene.title}\n{scene.description}" if scene.seed is None else f"seed {scene.seed}"
+    digest = hashlib.sha256(f"{source}\n{index}".encode()).digest()
     return int.from_bytes(digest[:4], "big") % (2**31 - 1)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from PIL import Image
@@ -12,6 +11,8 @@ from PIL import Image
 from graphs.state import Frame, Settings, Version
 from prompts.shot_types import shot_by_slug
 from tools import atomic
+from tools.adapters import adapters_for
+from tools.library import Library
 from tools.render import Figure, ProgressFn, Renderer, RenderJob
 
 
@@ -21,20 +22,26 @@ def caption(index: int, frame: Frame) -> str:
     return f"{index} · {shot_by_slug(frame.spec.shot_type).name}" + (f" · {names}" if names else "")
 
 
-def job_for(index: int, frame: Frame, settings: Settings, cast: list[str]) -> RenderJob:
-    """Return the render job for a frame at a position in the storyboard; `cast` lists every token in order."""
+def job_for(index: int, frame: Frame, settings: Settings, cast: list[str],
+            library: Library | None = None) -> RenderJob:
+    """Return the render job for a frame at a position in the storyboard.
+
+    `cast` lists every token in order; `library`, when given, supplies the frame's LoRAs and weights.
+    """
     spec = frame.spec
     figures = tuple(Figure(c.name, c.class_word, c.position, cast.index(c.name) if c.name in cast else -1)
                     for c in spec.characters)
+    adapters = adapters_for(library, spec.shot_type, [c.name for c in spec.characters]) if library else ()
     return RenderJob(prompt=spec.prompt, negative_prompt=spec.negative_prompt, shot_type=spec.shot_type,
                      seed=spec.seed, figures=figures, setting=spec.setting, lighting=spec.lighting,
                      subject=spec.subject, caption=caption(index, frame), width=settings.width,
-                     height=settings.height, candidates=settings.candidates)
+                     height=settings.height, candidates=settings.candidates, adapters=adapters,
+                     steps=settings.steps, guidance=settings.guidance, scheduler=settings.scheduler)
 
 
-def job_key(job: RenderJob, renderer: str) -> str:
+def job_key(job: RenderJob, renderer: Renderer) -> str:
     """Return a fingerprint of everything that shapes the image: equal keys give equal images."""
-    text = json.dumps({"renderer": renderer, **asdict(job)}, sort_keys=True)
+    text = json.dumps({"renderer": renderer.name, **renderer.key_parts(job)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -43,10 +50,15 @@ def version_path(frame: Frame, key: str, candidate: int) -> str:
     return f"frames/versions/{frame.id}-{key}-{candidate}.png"
 
 
+def base_key(version: Version) -> str:
+    """Return the job key a version was rendered from (candidate k > 0 has key "<job key>-k")."""
+    return version.key.split("-")[0]
+
+
 def is_current(frame: Frame, key: str) -> bool:
-    """Tell whether the frame already shows an image made from this key."""
+    """Tell whether the frame already shows an image made from this key (any of its candidates)."""
     image = frame.image()
-    return image is not None and image.key == key
+    return image is not None and base_key(image) == key
 
 
 def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path,
@@ -56,22 +68,28 @@ def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path
     The status is "current" (the frame already showed it), "kept" (an earlier version of the frame
     matched), "reused" (a file left by an interrupted run matched) or "rendered".
     """
-    key = job_key(job, renderer.name)
+    key = job_key(job, renderer)
     if is_current(frame, key):
         return frame, "current"
-    known = next((i for i, v in enumerate(frame.versions) if v.key == key), None)
+    pick = frame.picks.get(key, 0)
+    wanted = key if pick == 0 else f"{key}-{pick}"
+    known = next((i for i, v in enumerate(frame.versions) if v.key == wanted), None)
     if known is not None:
         return frame.model_copy(update={"selected": known}), "kept"
     paths = [version_path(frame, key, k) for k in range(job.candidates)]
     status = "reused" if all((out / p).exists() for p in paths) else "rendered"
     if status == "rendered":
         result = renderer.render(job, on_progress)
+        if len(result.images) != job.candidates:
+            raise RuntimeError(f"renderer {renderer.name} returned {len(result.images)} images for "
+                               f"{job.candidates} candidates")
         for path, image in zip(paths, result.images):
             atomic.write_png(out / path, image)
     else:
         _verify(out, paths)
-    versions = [Version(path=p, key=key if k == 0 else f"{key}-{k}", seed=job.seeds()[k], renderer=renderer.name)
-                for k, p in enumerate(paths)]
+    facts = renderer.facts(job)
+    versions = [Version(path=p, key=key if k == 0 else f"{key}-{k}", seed=job.seeds()[k], renderer=renderer.name,
+                        **facts) for k, p in enumerate(paths)]
     return frame.model_copy(update={"versions": frame.versions + versions,
                                     "selected": len(frame.versions)}), status
 

@@ -46,6 +46,8 @@ class Scene(BaseModel):
     lighting: str = ""
     """Optional fixed light ("soft daylight"); guessed from the description when empty."""
     characters: list[Character] = []
+    seed: int | None = None
+    """Base seed; frame seeds follow from it. None derives them from the scene text."""
 
 
 class Placement(BaseModel):
@@ -89,6 +91,13 @@ class Version(BaseModel):
     seed: int
     renderer: str
     kind: Literal["render", "inpaint"] = "render"
+    model: str = ""
+    """Checkpoint that drew it (diffusers renderer); empty for the sketch renderer."""
+    adapters: dict[str, float] = {}
+    """LoRA adapters that were active, with their weights."""
+    steps: int | None = None
+    guidance: float | None = None
+    scheduler: str = ""
 
 
 class Critique(BaseModel):
@@ -112,6 +121,8 @@ class Frame(BaseModel):
     versions: list[Version] = []
     selected: int | None = None
     """Index into `versions` of the image shown for this frame."""
+    picks: dict[str, int] = {}
+    """Render key -> the candidate the person picked for it, restored if the frame returns to that render."""
     lint: list[Violation] = []
     critique: Critique | None = None
 
@@ -126,6 +137,13 @@ class Settings(BaseModel):
     width: int = 512
     height: int = 512
     candidates: int = 1
+    """Images made per frame; the first (or the person's pick) becomes shot_<i>.png."""
+    steps: int = 25
+    """Denoising steps (diffusers renderer)."""
+    guidance: float = 7.5
+    """Classifier-free guidance scale (diffusers renderer)."""
+    scheduler: str = "dpm++"
+    """"dpm++", "ddim" or "euler_a" (diffusers renderer)."""
 
 
 class Storyboard(BaseModel):

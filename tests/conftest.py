@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach a model hub, whatever the machine allows
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
@@ -46,3 +49,19 @@ def cli():
     def invoke(*args: str):
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
     return invoke
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory) -> Path:
+    """A tiny random SD 1.5 pipeline saved as a diffusers folder (built once per test run)."""
+    from tiny_models import write_sd_folder
+
+    return write_sd_folder(tmp_path_factory.mktemp("tiny_sd") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_file(tiny_sd, tmp_path_factory) -> Path:
+    """The same tiny pipeline as one original-layout .safetensors checkpoint (load it with config=tiny_sd)."""
+    from tiny_models import write_sd_single_file
+
+    return write_sd_single_file(tiny_sd, tmp_path_factory.mktemp("tiny_sd_file") / "tiny.safetensors")

@@ -27,6 +27,17 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class Adapter:
+    """A LoRA to switch on for one frame, at a weight."""
+
+    name: str
+    """Adapter name inside the pipeline: "shot_<slug>" or "char_<token>"."""
+    path: str
+    """The LoRA file; it is read once per process, however many frames use it."""
+    weight: float
+
+
+@dataclass(frozen=True)
 class RenderJob:
     """Everything a renderer needs for one frame, as plain values."""
 
@@ -46,6 +57,11 @@ class RenderJob:
     width: int = 512
     height: int = 512
     candidates: int = 1
+    adapters: tuple[Adapter, ...] = ()
+    """LoRAs active for this frame, with their weights; renderers without LoRAs ignore them."""
+    steps: int = 25
+    guidance: float = 7.5
+    scheduler: str = "dpm++"
 
     def seeds(self) -> list[int]:
         """Return the seed of every candidate, in order."""
@@ -71,4 +87,12 @@ class Renderer(Protocol):
 
     def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
         """Render every candidate of the job."""
+        ...
+
+    def key_parts(self, job: RenderJob) -> dict:
+        """Return every value that shapes this renderer's images for `job`: equal parts, equal images."""
+        ...
+
+    def facts(self, job: RenderJob) -> dict:
+        """Return what storyboard.json records about how `job` is drawn (model, adapters, steps...)."""
         ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 import zlib
+from dataclasses import asdict
 from functools import lru_cache
 
 import numpy as np
@@ -266,3 +267,14 @@ class SketchRenderer:
             if on_progress is not None:
                 on_progress(k + 1, len(seeds))
         return RenderResult(images=images, seeds=seeds, renderer=self.name, info=info)
+
+    def key_parts(self, job: RenderJob) -> dict:
+        """Return what shapes a sketch: everything in the job but the diffusion-only settings."""
+        parts = asdict(job)
+        for name in ("adapters", "steps", "guidance", "scheduler"):
+            parts.pop(name)
+        return parts
+
+    def facts(self, job: RenderJob) -> dict:
+        """Return nothing beyond the renderer's name: a sketch has no model or adapters."""
+        return {}

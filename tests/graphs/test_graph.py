@@ -29,18 +29,15 @@ FRAMES = 4
 CONFIG = {"configurable": {"thread_id": "t"}}
 
 
-class CountingRenderer:
+class CountingRenderer(SketchRenderer):
     """The real sketch renderer, counting how many jobs it was given."""
 
-    name = "sketch"
-
     def __init__(self) -> None:
-        self.inner = SketchRenderer()
         self.calls = 0
 
     def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
         self.calls += 1
-        return self.inner.render(job, on_progress)
+        return super().render(job, on_progress)
 
 
 @pytest.fixture

@@ -260,7 +260,7 @@ def test_name_label_sits_above_the_head_in_the_figures_colour():
 @pytest.mark.parametrize("module", ["sketch.py", "scenery.py"])
 def test_module_imports_only_render_contract_shot_types_and_libraries(module):
     source = Path(__file__).resolve().parents[2] / "tools" / module
-    allowed = {"__future__", "random", "re", "zlib", "functools", "numpy", "PIL", "prompts", "tools"}
+    allowed = {"__future__", "random", "re", "zlib", "dataclasses", "functools", "numpy", "PIL", "prompts", "tools"}
     for node in ast.walk(ast.parse(source.read_text())):
         if isinstance(node, ast.ImportFrom):
             assert node.module.split(".")[0] in allowed

@@ -1,0 +1,104 @@
+"""The Stable Diffusion renderer: a frame's candidates in one batched call, with its LoRAs switched on.
+
+Usable on its own:
+
+    renderer = DiffusionRenderer(ModelSpec("stable-diffusion-v1-5/stable-diffusion-v1-5"))
+    result = renderer.render(RenderJob(prompt="Close-up of ...", negative_prompt="...",
+                                       shot_type="close_up", seed=7, candidates=2))
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+from prompts.shot_types import negative_prompt
+from tools.hub import GPU_LOCK, HUB, ModelHub, ModelSpec, pick_device, use_scheduler
+from tools.loras import activate, ensure_loaded
+from tools.render import ProgressFn, RenderJob, RenderResult
+
+
+class Cancelled(RuntimeError):
+    """Raised when a render was asked to stop; nothing of the cut-off frame is kept."""
+
+
+class DiffusionRenderer:
+    """Renders RenderJobs with a resident diffusers pipeline; safe to share between sessions."""
+
+    name = "diffusers"
+
+    def __init__(self, model: ModelSpec, base_negative: str | None = None, hub: ModelHub = HUB,
+                 lock: threading.RLock = GPU_LOCK):
+        self.model = model
+        self.base_negative = base_negative
+        """The checkpoint's own negative prompt; None keeps the one in each job."""
+        self.hub = hub
+        self.lock = lock
+        self._stop = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the render under way (or the next one) to stop after its current denoising step."""
+        self._stop.set()
+
+    def negative_for(self, job: RenderJob) -> str:
+        """Return the negative prompt used: the checkpoint's base negative plus the shot type's terms."""
+        if self.base_negative is None:
+            return job.negative_prompt
+        return negative_prompt(job.shot_type, self.base_negative)
+
+    def key_parts(self, job: RenderJob) -> dict:
+        """Return what shapes the images: the job (less its caption), the model, device and LoRA files."""
+        parts = asdict(job)
+        parts.pop("caption")
+        parts["negative_prompt"] = self.negative_for(job)
+        device = pick_device(self.model.device)
+        parts["model"] = {"base": self.model.base, "config": self.model.config, "device": device,
+                          "dtype": "float16" if device == "cuda" else "float32"}
+        parts["files"] = {a.path: _stamp(a.path) for a in job.adapters}
+        return parts
+
+    def facts(self, job: RenderJob) -> dict:
+        """Return the model, adapters and sampling settings a version of `job` records."""
+        return {"model": self.model.base, "adapters": {a.name: a.weight for a in job.adapters},
+                "steps": job.steps, "guidance": job.guidance, "scheduler": job.scheduler}
+
+    def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
+        """Render every candidate of the job in one call, candidate k from seed job.seeds()[k]."""
+        import torch
+
+        with self.lock:
+            loaded = self.hub.pipeline(self.model)
+            ensure_loaded(loaded, job.adapters, self.model.allow_pickle)
+            activate(loaded, job.adapters)
+            use_scheduler(loaded, job.scheduler)
+            generators = [torch.Generator("cpu").manual_seed(seed) for seed in job.seeds()]
+
+            def step(pipe, index: int, timestep, tensors: dict) -> dict:
+                if on_progress is not None:
+                    on_progress(index + 1, job.steps)
+                if self._stop.is_set():
+                    pipe._interrupt = True
+                return tensors
+
+            negative = self.negative_for(job)
+            output = loaded.pipe(prompt=job.prompt, negative_prompt=negative, num_inference_steps=job.steps,
+                                 guidance_scale=job.guidance, width=job.width, height=job.height,
+                                 num_images_per_prompt=job.candidates, generator=generators,
+                                 callback_on_step_end=step, output_type="pil")
+            if self._stop.is_set():
+                self._stop.clear()
+                raise Cancelled("rendering was cancelled; frames finished before it stay on disk")
+        info = {"model": self.model.base, "family": loaded.family, "device": loaded.device, "dtype": loaded.dtype,
+                "adapters": {a.name: a.weight for a in job.adapters}, "steps": job.steps,
+                "guidance": job.guidance, "scheduler": job.scheduler, "negative_prompt": negative}
+        return RenderResult(images=list(output.images), seeds=job.seeds(), renderer=self.name, info=info)
+
+
+def _stamp(path: str) -> list[int]:
+    """Return a LoRA file's size and modification time, so a replaced file gets new images."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return [-1, -1]
+    return [stat.st_size, stat.st_mtime_ns]

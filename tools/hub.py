@@ -1,0 +1,196 @@
+"""The model hub: loads each Stable Diffusion pipeline once per process and keeps it resident.
+
+Nothing heavy happens at import: torch and diffusers are imported, and weights read, on the first
+call that needs them. GPU_LOCK is the one lock every piece of GPU work in the process holds.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.library import LibraryError, is_hub_id
+
+GPU_LOCK = threading.RLock()
+"""Held while any model runs or changes state (adapters, scheduler), so two sessions never collide."""
+
+SCHEDULERS = ("dpm++", "ddim", "euler_a")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which checkpoint to load and how; equal specs share one loaded pipeline."""
+
+    base: str
+    """Hub id, diffusers folder or single .safetensors/.ckpt file."""
+    config: str | None = None
+    """Diffusers config (hub id or folder) for a single-file checkpoint; diffusers guesses when None."""
+    memory: str = "normal"
+    allow_pickle: bool = False
+    """Allow .ckpt/.bin weights, which run pickle code when read; off unless the person asks."""
+    device: str = "auto"
+
+
+@dataclass
+class Loaded:
+    """A resident pipeline and what has been done to it."""
+
+    pipe: object
+    family: str
+    """"sd15" or "sdxl"."""
+    device: str
+    dtype: str
+    adapters: dict[str, str] = field(default_factory=dict)
+    """Adapter name -> LoRA file already loaded into the pipeline."""
+    default_scheduler: dict = field(default_factory=dict)
+    """The checkpoint's own scheduler config, the starting point for every named scheduler."""
+    scheduler: str = ""
+    """Name of the scheduler now set, "" while the checkpoint's own is in place."""
+
+
+def pick_device(wanted: str = "auto") -> str:
+    """Return "cuda" when a CUDA GPU is present, then "mps", then "cpu" (or `wanted` if not auto)."""
+    import torch
+
+    if wanted != "auto":
+        return wanted
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    return "mps" if mps is not None and mps.is_available() else "cpu"
+
+
+def checkpoint_family(path: Path) -> str:
+    """Return "sdxl" or "sd15" for a single-file checkpoint, reading only its key names."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        keys = list(handle.keys())
+    return "sdxl" if any(k.startswith("conditioner.embedders.1.") for k in keys) else "sd15"
+
+
+def _check_weights_file(path: Path, spec: ModelSpec) -> None:
+    if path.suffix in (".ckpt", ".bin", ".pt", ".pth") and not spec.allow_pickle:
+        raise LibraryError(f"{path}: pickle checkpoints can run code when loaded; expected a .safetensors file "
+                           "(pass --allow-pickle to load it anyway)")
+    if path.suffix not in (".safetensors", ".ckpt", ".bin", ".pt", ".pth"):
+        raise LibraryError(f"{path}: expected a diffusers folder or a .safetensors checkpoint file")
+
+
+def _read_pipeline(spec: ModelSpec, dtype: object) -> tuple[object, str]:
+    """Load the pipeline the spec names; return it and its family."""
+    from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    path = Path(spec.base)
+    if not is_hub_id(spec.base) and path.is_file():
+        _check_weights_file(path, spec)
+        family = checkpoint_family(path) if path.suffix == ".safetensors" else "sd15"
+        cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
+        extra = {"config": spec.config} if spec.config else {}
+        return cls.from_single_file(str(path), dtype=dtype, local_files_only=offline, **extra), family
+    if not is_hub_id(spec.base) and not path.is_dir():
+        raise LibraryError(f"model.base: {path} does not exist; expected a diffusers folder or a .safetensors file")
+    pipe = DiffusionPipeline.from_pretrained(spec.base, dtype=dtype, local_files_only=offline,
+                                             use_safetensors=None if spec.allow_pickle else True)
+    if isinstance(pipe, StableDiffusionXLPipeline):
+        return pipe, "sdxl"
+    if isinstance(pipe, StableDiffusionPipeline):
+        return pipe, "sd15"
+    raise LibraryError(f"model.base: {spec.base} holds a {type(pipe).__name__}; expected a Stable Diffusion 1.5 "
+                       "or SDXL text-to-image pipeline")
+
+
+def quiet_libraries() -> None:
+    """Keep diffusers, transformers and peft from printing progress bars and advice on every load."""
+    import warnings
+
+    import diffusers
+    import transformers
+
+    for library in (diffusers, transformers):
+        library.utils.logging.disable_progress_bar()
+        library.utils.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+
+
+class ModelHub:
+    """Loads pipelines on first use and keeps them; one hub serves the whole process."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[ModelSpec, Loaded] = {}
+        self.loads = 0
+        """How many pipelines this hub has read from disk (tests use it to prove caching)."""
+
+    def pipeline(self, spec: ModelSpec) -> Loaded:
+        """Return the resident pipeline for `spec`, loading it the first time. Call with GPU_LOCK held."""
+        if spec not in self._loaded:
+            self._loaded[spec] = self._load(spec)
+        return self._loaded[spec]
+
+    def _load(self, spec: ModelSpec) -> Loaded:
+        import torch
+
+        quiet_libraries()
+        device = pick_device(spec.device)
+        dtype = torch.float16 if device == "cuda" else torch.float32
+        try:
+            pipe, family = _read_pipeline(spec, dtype)
+        except (OSError, ValueError, EnvironmentError) as error:
+            if isinstance(error, LibraryError):
+                raise
+            raise LibraryError(f"model.base: cannot load {spec.base} ({first_line(error)})") from None
+        self.loads += 1
+        pipe.set_progress_bar_config(disable=True)
+        _freeze(pipe)
+        if spec.memory == "offload" and device == "cuda":
+            pipe.enable_model_cpu_offload()
+        else:
+            pipe.to(device)
+        if spec.memory == "slicing":
+            pipe.enable_attention_slicing()
+        return Loaded(pipe=pipe, family=family, device=device, dtype=str(dtype).removeprefix("torch."),
+                      default_scheduler=dict(pipe.scheduler.config))
+
+
+def _freeze(pipe: object) -> None:
+    """Mark every model in the pipeline as not trainable.
+
+    Loading a LoRA freezes the base weights, and torch picks a different kernel for a frozen
+    linear layer, so without this a frame rendered before any LoRA was loaded would differ by a
+    rounding level from the same frame rendered after one was switched off.
+    """
+    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        part = getattr(pipe, name, None)
+        if part is not None:
+            part.requires_grad_(False)
+
+
+def use_scheduler(loaded: Loaded, name: str) -> None:
+    """Switch the pipeline to a scheduler by name: "dpm++", "ddim" or "euler_a"."""
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler
+
+    if name not in SCHEDULERS:
+        raise ValueError(f"scheduler: expected one of {', '.join(SCHEDULERS)}, got {name!r}")
+    if loaded.scheduler == name:
+        return
+    config = loaded.default_scheduler
+    if name == "dpm++":
+        scheduler = DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", solver_order=2)
+    elif name == "ddim":
+        scheduler = DDIMScheduler.from_config(config)
+    else:
+        scheduler = EulerAncestralDiscreteScheduler.from_config(config)
+    loaded.pipe.scheduler = scheduler
+    loaded.scheduler = name
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+HUB = ModelHub()
+"""The process's hub: every renderer, critic and repairer shares it."""
