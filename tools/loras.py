@@ -8,6 +8,7 @@ unless pickle files were explicitly allowed.
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 from tools.hub import Loaded, first_line
@@ -89,7 +90,7 @@ def ensure_loaded(loaded: Loaded, adapters: tuple[Adapter, ...], allow_pickle: b
         if loaded.adapters.get(adapter.name) == adapter.path:
             continue
         if adapter.name in loaded.adapters:  # same name, another file: the library changed
-            pipe.delete_adapters(adapter.name)
+            _forget(pipe, adapter.name)
             del loaded.adapters[adapter.name]
         state = read_lora(adapter.path, allow_pickle)
         check_fits(state, loaded, adapter.path)
@@ -115,9 +116,11 @@ def activate(loaded: Loaded, adapters: tuple[Adapter, ...]) -> None:
 
 
 def _forget(pipe: object, name: str) -> None:
-    """Remove what a failed load may have left under `name`."""
-    try:
-        pipe.delete_adapters(name)
-    except (ValueError, KeyError, AttributeError):
-        pass
+    """Remove the adapter `name`, or what a failed load left under it; the next job sets the active ones."""
+    with warnings.catch_warnings():  # peft warns when the removed adapter was active; activate() resets it
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            pipe.delete_adapters(name)
+        except (ValueError, KeyError, AttributeError):
+            pass
 
