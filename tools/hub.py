@@ -141,6 +141,10 @@ class ModelHub:
         except (OSError, ValueError, EnvironmentError) as error:
             if isinstance(error, LibraryError):
                 raise
+            if is_hub_id(spec.base) and "cache" in str(error):
+                raise LibraryError(f"model.base: {spec.base} is not in the local Hugging Face cache and the hub "
+                                   "cannot be reached; expected a downloaded hub id, a diffusers folder or a "
+                                   ".safetensors file") from None
             raise LibraryError(f"model.base: cannot load {spec.base} ({first_line(error)})") from None
         self.loads += 1
         pipe.set_progress_bar_config(disable=True)

@@ -238,6 +238,13 @@ def test_missing_checkpoint_gives_one_line(cli, tmp_path, tiny_sd):
     assert "model.base" in line and "nothing.safetensors" in line and "does not exist" in line
 
 
+def test_a_hub_id_that_is_not_cached_offline_gives_one_line(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    scene = project(tmp_path, "nobody-here/no-such-model", shots=[2])
+    line = error_line(cli("run", scene, "--out", tmp_path / "out", *FAST))
+    assert "nobody-here/no-such-model" in line and "not in the local Hugging Face cache" in line
+
+
 def test_a_bad_lora_stops_the_run_keeps_finished_frames_and_resume_finishes(cli, tmp_path, tiny_sd):
     scene = project(tmp_path, tiny_sd, shots=[9, 7, 2])
     bad = tmp_path / "loras" / "close_up.safetensors"
