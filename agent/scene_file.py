@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 from graphs.state import Character, Scene
+from tools.toml_file import read_toml
 
 MAX_FRAMES = 200
 _SCENE_KEYS = {"title", "description", "frames", "shots", "style", "setting", "lighting", "characters", "seed"}
@@ -100,14 +100,7 @@ def load_scene(path: Path, overrides: dict | None = None) -> Scene:
     `overrides` replaces keys from the file (the CLI's --frames and --shots); giving frames drops
     the file's shots list and giving shots drops its frame count.
     """
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SceneError(f"{path}: no such scene file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SceneError(f"{path}: cannot read the file ({error})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SceneError(f"{path}: not valid TOML ({error})") from None
+    data = read_toml(path, SceneError, "scene")
     for key in overrides or {}:
         data.pop("shots" if key == "frames" else "frames", None)
     data.update(overrides or {})

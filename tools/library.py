@@ -17,11 +17,11 @@ file exists; the weights themselves are read later, on first use.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from prompts.shot_types import BY_SLUG
+from tools.toml_file import read_toml
 
 FILE_NAME = "library.toml"
 MEMORY_MODES = ("normal", "slicing", "offload")
@@ -191,14 +191,7 @@ def parse_library(data: dict, folder: Path, source: str | None = None) -> Librar
 
 def load_library(path: Path) -> Library:
     """Read and validate a library.toml; raise LibraryError with one line naming the file and key."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LibraryError(f"{path}: no such library file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise LibraryError(f"{path}: cannot read the file ({error})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise LibraryError(f"{path}: not valid TOML ({error})") from None
+    data = read_toml(path, LibraryError, "library")
     try:
         return parse_library(data, path.parent, str(path))
     except LibraryError as error:

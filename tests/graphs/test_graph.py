@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from counting import CountingRenderer
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
@@ -20,24 +21,12 @@ from graphs.planner import RulesPlanner
 from graphs.state import Storyboard
 from graphs.storyboard import after_correct, compile_graph, serializer
 from prompts.shot_types import SHOT_TYPES
-from tools.render import ProgressFn, RenderJob, RenderResult
 from tools.sketch import SketchRenderer
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE_FILE = ROOT / "examples" / "investigation.toml"
 FRAMES = 4
 CONFIG = {"configurable": {"thread_id": "t"}}
-
-
-class CountingRenderer(SketchRenderer):
-    """The real sketch renderer, counting how many jobs it was given."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
-        self.calls += 1
-        return super().render(job, on_progress)
 
 
 @pytest.fixture

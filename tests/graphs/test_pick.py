@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from counting import CountingRenderer
 
 from agent.scene_file import load_scene
 from agent.session import Session
@@ -15,8 +16,6 @@ from graphs.edits import _pick, apply_commands
 from graphs.planner import RulesPlanner
 from graphs.rendering import base_key, bring_up_to_date, is_current, job_for, job_key
 from graphs.state import Frame, Settings, Storyboard, Version
-from tools.render import ProgressFn, RenderJob, RenderResult
-from tools.sketch import SketchRenderer
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE_FILE = ROOT / "examples" / "investigation.toml"
@@ -24,20 +23,9 @@ FRAMES = 3
 CANDIDATES = 3
 
 
-class TallyRenderer(SketchRenderer):
-    """The sketch renderer, counting the jobs it draws."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
-        self.calls += 1
-        return super().render(job, on_progress)
-
-
 @pytest.fixture
 def renderer():
-    return TallyRenderer()
+    return CountingRenderer()
 
 
 @pytest.fixture
