@@ -94,7 +94,8 @@ def run(
     story = _scene(scene, frames, shots, seed)
     out = out or Path("out") / scene.stem
     try:
-        choice = make_context(planner, renderer, read_library(library, scene, story), allow_pickle)
+        models = None if renderer == "sketch" else read_library(library, scene, story)
+        choice = make_context(planner, renderer, models, allow_pickle)
     except (ConfigError, LibraryError) as error:
         fail(str(error))
     if choice.notice:

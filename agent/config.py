@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from graphs.context import Context
 from graphs.planner import RulesPlanner
 from graphs.state import Scene
 from tools.diffusion import DiffusionRenderer
-from tools.hub import ModelSpec
+from tools.hub import ModelSpec, hub_reachable
 from tools.library import Library, LibraryError, find_library, is_hub_id, load_library
 from tools.sketch import SketchRenderer
 
@@ -30,29 +29,12 @@ class Choice:
     notice: str = ""
 
 
-def hub_reachable(repo: str) -> bool:
-    """Tell whether a hub checkpoint can be loaded: already in the local cache, or downloadable now."""
-    from huggingface_hub import model_info, try_to_load_from_cache
-
-    if isinstance(try_to_load_from_cache(repo, "model_index.json"), str):
-        return True
-    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
-        return False
-    try:
-        model_info(repo, timeout=5)
-    except Exception:  # any network or hub failure means "not reachable now"
-        return False
-    return True
-
-
-def read_library(library: Path | None, scene_file: Path | None, scene: Scene | None) -> Library | None:
+def read_library(library: Path | None, scene_file: Path, scene: Scene) -> Library | None:
     """Return the library from --library, else library.toml beside the scene, with the scene's own LoRAs added."""
-    path = library or (find_library(scene_file) if scene_file else None)
+    path = library or find_library(scene_file)
     if path is None:
         return None
     loaded = load_library(path)
-    if scene is None:
-        return loaded
     for person in scene.characters:
         trained = loaded.classes.get(person.name)
         if trained is not None and trained.lower() != person.class_word.lower():
@@ -95,4 +77,4 @@ def make_context(planner: str = "auto", renderer: str = "auto", library: Library
     return Choice(Context(planner=rules, renderer=_diffusers(library, allow_pickle), library=library))
 
 
-__all__ = ["Choice", "ConfigError", "LibraryError", "make_context", "read_library"]
+__all__ = ["Choice", "ConfigError", "make_context", "read_library"]

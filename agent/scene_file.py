@@ -102,7 +102,8 @@ def load_scene(path: Path, overrides: dict | None = None) -> Scene:
     """
     data = read_toml(path, SceneError, "scene")
     for key in overrides or {}:
-        data.pop("shots" if key == "frames" else "frames", None)
+        if key in ("frames", "shots"):  # one way of sizing the storyboard replaces the other
+            data.pop("shots" if key == "frames" else "frames", None)
     data.update(overrides or {})
     try:
         return parse_scene(data, path.parent)

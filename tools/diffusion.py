@@ -9,13 +9,12 @@ Usable on its own:
 
 from __future__ import annotations
 
+import functools
 import threading
-from dataclasses import asdict
-from pathlib import Path
 
 from prompts.shot_types import negative_prompt
-from tools.hub import GPU_LOCK, HUB, ModelHub, ModelSpec, pick_device, use_scheduler
-from tools.loras import activate, ensure_loaded
+from tools.hub import GPU_LOCK, HUB, ModelHub, ModelSpec, dtype_name, pick_device, use_scheduler
+from tools.loras import activate, ensure_loaded, file_stamp
 from tools.render import ProgressFn, RenderJob, RenderResult
 
 
@@ -28,14 +27,17 @@ class DiffusionRenderer:
 
     name = "diffusers"
 
-    def __init__(self, model: ModelSpec, base_negative: str | None = None, hub: ModelHub = HUB,
-                 lock: threading.RLock = GPU_LOCK):
+    def __init__(self, model: ModelSpec, base_negative: str | None = None, hub: ModelHub = HUB):
         self.model = model
         self.base_negative = base_negative
         """The checkpoint's own negative prompt; None keeps the one in each job."""
         self.hub = hub
-        self.lock = lock
         self._stop = threading.Event()
+
+    @functools.cached_property
+    def device(self) -> str:
+        """The device the pipeline runs on, worked out once."""
+        return pick_device()
 
     def cancel(self) -> None:
         """Ask the render under way (or the next one) to stop after its current denoising step."""
@@ -48,15 +50,13 @@ class DiffusionRenderer:
         return negative_prompt(job.shot_type, self.base_negative)
 
     def key_parts(self, job: RenderJob) -> dict:
-        """Return what shapes the images: the job (less its caption), the model, device and LoRA files."""
-        parts = asdict(job)
-        parts.pop("caption")
-        parts["negative_prompt"] = self.negative_for(job)
-        device = pick_device(self.model.device)
-        parts["model"] = {"base": self.model.base, "config": self.model.config, "device": device,
-                          "dtype": "float16" if device == "cuda" else "float32"}
-        parts["files"] = {a.path: _stamp(a.path) for a in job.adapters}
-        return parts
+        """Return exactly what the pipeline sees: prompts, seeds, sampling, LoRA files and weights, model."""
+        return {"prompt": job.prompt, "negative_prompt": self.negative_for(job), "seed": job.seed,
+                "candidates": job.candidates, "width": job.width, "height": job.height, "steps": job.steps,
+                "guidance": job.guidance, "scheduler": job.scheduler,
+                "adapters": [[a.path, a.weight, *file_stamp(a.path)] for a in job.adapters],
+                "model": {"base": self.model.base, "config": self.model.config, "device": self.device,
+                          "dtype": dtype_name(self.device)}}
 
     def facts(self, job: RenderJob) -> dict:
         """Return the model, adapters and sampling settings a version of `job` records."""
@@ -67,7 +67,7 @@ class DiffusionRenderer:
         """Render every candidate of the job in one call, candidate k from seed job.seeds()[k]."""
         import torch
 
-        with self.lock:
+        with GPU_LOCK:
             loaded = self.hub.pipeline(self.model)
             ensure_loaded(loaded, job.adapters, self.model.allow_pickle)
             activate(loaded, job.adapters)
@@ -82,23 +82,17 @@ class DiffusionRenderer:
                 return tensors
 
             negative = self.negative_for(job)
-            output = loaded.pipe(prompt=job.prompt, negative_prompt=negative, num_inference_steps=job.steps,
-                                 guidance_scale=job.guidance, width=job.width, height=job.height,
-                                 num_images_per_prompt=job.candidates, generator=generators,
-                                 callback_on_step_end=step, output_type="pil")
-            if self._stop.is_set():
+            try:
+                output = loaded.pipe(prompt=job.prompt, negative_prompt=negative, num_inference_steps=job.steps,
+                                     guidance_scale=job.guidance, width=job.width, height=job.height,
+                                     num_images_per_prompt=job.candidates, generator=generators,
+                                     callback_on_step_end=step, output_type="pil")
+            finally:
+                stopped = self._stop.is_set()
                 self._stop.clear()
+            if stopped:
                 raise Cancelled("rendering was cancelled; frames finished before it stay on disk")
-        info = {"model": self.model.base, "family": loaded.family, "device": loaded.device, "dtype": loaded.dtype,
-                "adapters": {a.name: a.weight for a in job.adapters}, "steps": job.steps,
-                "guidance": job.guidance, "scheduler": job.scheduler, "negative_prompt": negative}
+        info = {**self.facts(job), "family": loaded.family, "device": loaded.device, "dtype": loaded.dtype,
+                "negative_prompt": negative}
         return RenderResult(images=list(output.images), seeds=job.seeds(), renderer=self.name, info=info)
 
-
-def _stamp(path: str) -> list[int]:
-    """Return a LoRA file's size and modification time, so a replaced file gets new images."""
-    try:
-        stat = Path(path).stat()
-    except OSError:
-        return [-1, -1]
-    return [stat.st_size, stat.st_mtime_ns]

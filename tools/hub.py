@@ -6,7 +6,6 @@ call that needs them. GPU_LOCK is the one lock every piece of GPU work in the pr
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,8 @@ GPU_LOCK = threading.RLock()
 """Held while any model runs or changes state (adapters, scheduler), so two sessions never collide."""
 
 SCHEDULERS = ("dpm++", "ddim", "euler_a")
+PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
+"""Weight files read with pickle, which can run code; refused unless the person allows them."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,6 @@ class ModelSpec:
     memory: str = "normal"
     allow_pickle: bool = False
     """Allow .ckpt/.bin weights, which run pickle code when read; off unless the person asks."""
-    device: str = "auto"
 
 
 @dataclass
@@ -42,40 +42,76 @@ class Loaded:
     """"sd15" or "sdxl"."""
     device: str
     dtype: str
-    adapters: dict[str, str] = field(default_factory=dict)
-    """Adapter name -> LoRA file already loaded into the pipeline."""
+    adapters: dict[str, tuple] = field(default_factory=dict)
+    """Adapter name -> (LoRA file, size, modification time) of what is loaded into the pipeline."""
     default_scheduler: dict = field(default_factory=dict)
     """The checkpoint's own scheduler config, the starting point for every named scheduler."""
     scheduler: str = ""
     """Name of the scheduler now set, "" while the checkpoint's own is in place."""
 
 
-def pick_device(wanted: str = "auto") -> str:
-    """Return "cuda" when a CUDA GPU is present, then "mps", then "cpu" (or `wanted` if not auto)."""
+def pick_device() -> str:
+    """Return "cuda" when a CUDA GPU is present, then "mps", then "cpu"."""
     import torch
 
-    if wanted != "auto":
-        return wanted
     if torch.cuda.is_available():
         return "cuda"
     mps = getattr(torch.backends, "mps", None)
     return "mps" if mps is not None and mps.is_available() else "cpu"
 
 
+def dtype_name(device: str) -> str:
+    """Return the weights' dtype on `device`: float16 on CUDA, float32 elsewhere."""
+    return "float16" if device == "cuda" else "float32"
+
+
+def offline() -> bool:
+    """Tell whether the Hugging Face hub is switched off (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE)."""
+    from huggingface_hub import is_offline_mode
+
+    return is_offline_mode()
+
+
+def hub_cached(repo: str) -> bool:
+    """Tell whether a hub pipeline is already in the local cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo, "model_index.json"), str)
+
+
+def hub_reachable(repo: str) -> bool:
+    """Tell whether a hub checkpoint can be loaded: already in the local cache, or downloadable now."""
+    from huggingface_hub import model_info
+
+    if hub_cached(repo):
+        return True
+    if offline():
+        return False
+    try:
+        model_info(repo, timeout=5)
+    except Exception:  # any network or hub failure means "not reachable now"
+        return False
+    return True
+
+
 def checkpoint_family(path: Path) -> str:
     """Return "sdxl" or "sd15" for a single-file checkpoint, reading only its key names."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
-        keys = list(handle.keys())
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            keys = list(handle.keys())
+    except Exception as error:  # safetensors raises its own error type for damaged headers
+        raise LibraryError(f"model.base: {path} is damaged or not a safetensors file ({first_line(error)}); "
+                           "expected a Stable Diffusion checkpoint") from None
     return "sdxl" if any(k.startswith("conditioner.embedders.1.") for k in keys) else "sd15"
 
 
 def _check_weights_file(path: Path, spec: ModelSpec) -> None:
-    if path.suffix in (".ckpt", ".bin", ".pt", ".pth") and not spec.allow_pickle:
+    if path.suffix in PICKLE_SUFFIXES and not spec.allow_pickle:
         raise LibraryError(f"{path}: pickle checkpoints can run code when loaded; expected a .safetensors file "
                            "(pass --allow-pickle to load it anyway)")
-    if path.suffix not in (".safetensors", ".ckpt", ".bin", ".pt", ".pth"):
+    if path.suffix not in PICKLE_SUFFIXES + (".safetensors",):
         raise LibraryError(f"{path}: expected a diffusers folder or a .safetensors checkpoint file")
 
 
@@ -83,17 +119,21 @@ def _read_pipeline(spec: ModelSpec, dtype: object) -> tuple[object, str]:
     """Load the pipeline the spec names; return it and its family."""
     from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    local_only = offline()
     path = Path(spec.base)
     if not is_hub_id(spec.base) and path.is_file():
         _check_weights_file(path, spec)
         family = checkpoint_family(path) if path.suffix == ".safetensors" else "sd15"
         cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
         extra = {"config": spec.config} if spec.config else {}
-        return cls.from_single_file(str(path), dtype=dtype, local_files_only=offline, **extra), family
+        return cls.from_single_file(str(path), dtype=dtype, local_files_only=local_only, **extra), family
     if not is_hub_id(spec.base) and not path.is_dir():
         raise LibraryError(f"model.base: {path} does not exist; expected a diffusers folder or a .safetensors file")
-    pipe = DiffusionPipeline.from_pretrained(spec.base, dtype=dtype, local_files_only=offline,
+    if is_hub_id(spec.base) and local_only and not hub_cached(spec.base):
+        raise LibraryError(f"model.base: {spec.base} is not in the local Hugging Face cache and the hub is "
+                           "switched off (HF_HUB_OFFLINE); expected a downloaded hub id, a diffusers folder or "
+                           "a .safetensors file")
+    pipe = DiffusionPipeline.from_pretrained(spec.base, dtype=dtype, local_files_only=local_only,
                                              use_safetensors=None if spec.allow_pickle else True)
     if isinstance(pipe, StableDiffusionXLPipeline):
         return pipe, "sdxl"
@@ -134,17 +174,13 @@ class ModelHub:
         import torch
 
         quiet_libraries()
-        device = pick_device(spec.device)
-        dtype = torch.float16 if device == "cuda" else torch.float32
+        device = pick_device()
+        dtype = getattr(torch, dtype_name(device))
         try:
             pipe, family = _read_pipeline(spec, dtype)
-        except (OSError, ValueError, EnvironmentError) as error:
-            if isinstance(error, LibraryError):
-                raise
-            if is_hub_id(spec.base) and "cache" in str(error):
-                raise LibraryError(f"model.base: {spec.base} is not in the local Hugging Face cache and the hub "
-                                   "cannot be reached; expected a downloaded hub id, a diffusers folder or a "
-                                   ".safetensors file") from None
+        except LibraryError:
+            raise
+        except (OSError, ValueError) as error:
             raise LibraryError(f"model.base: cannot load {spec.base} ({first_line(error)})") from None
         self.loads += 1
         pipe.set_progress_bar_config(disable=True)
@@ -155,7 +191,7 @@ class ModelHub:
             pipe.to(device)
         if spec.memory == "slicing":
             pipe.enable_attention_slicing()
-        return Loaded(pipe=pipe, family=family, device=device, dtype=str(dtype).removeprefix("torch."),
+        return Loaded(pipe=pipe, family=family, device=device, dtype=dtype_name(device),
                       default_scheduler=dict(pipe.scheduler.config))
 
 

@@ -11,11 +11,10 @@ import io
 import warnings
 from pathlib import Path
 
-from tools.hub import Loaded, first_line
+from tools.hub import PICKLE_SUFFIXES, Loaded, first_line
 from tools.library import LibraryError
 from tools.render import Adapter
 
-PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
 _WIDTHS = {768: "SD 1.5", 1024: "SD 2.x", 2048: "SDXL"}
 _FAMILY_NAMES = {"sd15": "SD 1.5", "sdxl": "SDXL"}
 
@@ -87,9 +86,10 @@ def ensure_loaded(loaded: Loaded, adapters: tuple[Adapter, ...], allow_pickle: b
     """Load every adapter the pipeline does not hold yet; each file is read once per process."""
     pipe = loaded.pipe
     for adapter in adapters:
-        if loaded.adapters.get(adapter.name) == adapter.path:
+        stamp = (adapter.path, *file_stamp(adapter.path))
+        if loaded.adapters.get(adapter.name) == stamp:
             continue
-        if adapter.name in loaded.adapters:  # same name, another file: the library changed
+        if adapter.name in loaded.adapters:  # another file under this name, or the file was replaced
             _forget(pipe, adapter.name)
             del loaded.adapters[adapter.name]
         state = read_lora(adapter.path, allow_pickle)
@@ -100,7 +100,16 @@ def ensure_loaded(loaded: Loaded, adapters: tuple[Adapter, ...], allow_pickle: b
             _forget(pipe, adapter.name)
             raise LoraError(f"{adapter.path}: does not fit the base model ({first_line(error)}); "
                             f"expected a LoRA trained on {_FAMILY_NAMES[loaded.family]}") from None
-        loaded.adapters[adapter.name] = adapter.path
+        loaded.adapters[adapter.name] = stamp
+
+
+def file_stamp(path: str) -> tuple[int, int]:
+    """Return a file's size and modification time, so a LoRA replaced on disk counts as a new one."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return (-1, -1)
+    return (stat.st_size, stat.st_mtime_ns)
 
 
 def activate(loaded: Loaded, adapters: tuple[Adapter, ...]) -> None:

@@ -151,6 +151,23 @@ def test_same_scene_and_seeds_give_identical_images(cli, tmp_path, tiny_sd):
     assert shots_bytes(tmp_path / "c") != shots_bytes(tmp_path / "a")
 
 
+def test_seed_option_keeps_a_scenes_frame_count(cli, tmp_path):
+    scene = Path(__file__).resolve().parents[2] / "examples" / "dialogue.toml"
+    for name, extra in (("plain", ()), ("seeded", ("--seed", "7"))):
+        result = cli("run", scene, "--out", tmp_path / name, "--renderer", "sketch", *extra)
+        assert result.exit_code == 0, result.output
+    plain, seeded = document(tmp_path / "plain")["frames"], document(tmp_path / "seeded")["frames"]
+    assert len(seeded) == len(plain) > 0 and seeded[0]["seed"] != plain[0]["seed"]
+
+
+def test_a_sketch_run_does_not_read_the_model_library(cli, tmp_path):
+    scene = project(tmp_path, tmp_path / "models" / "nothing.safetensors", shots=[2])
+    (tmp_path / "library.toml").write_text("[model\n")  # not even TOML
+    result = cli("run", scene, "--out", tmp_path / "out", "--renderer", "sketch")
+    assert result.exit_code == 0, result.output
+    assert document(tmp_path / "out")["renderer"] == "sketch"
+
+
 def test_a_different_lora_weight_changes_only_the_frames_it_touches(cli, tmp_path, tiny_sd):
     plain = project(tmp_path / "plain", tiny_sd, shots=[2, 9, 7])
     lighter = project(tmp_path / "light", tiny_sd, shots=[2, 9, 7], extra="[weights]\nclose = 0.4\n")
@@ -238,8 +255,7 @@ def test_missing_checkpoint_gives_one_line(cli, tmp_path, tiny_sd):
     assert "model.base" in line and "nothing.safetensors" in line and "does not exist" in line
 
 
-def test_a_hub_id_that_is_not_cached_offline_gives_one_line(cli, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+def test_a_hub_id_that_is_not_cached_offline_gives_one_line(cli, tmp_path):
     scene = project(tmp_path, "nobody-here/no-such-model", shots=[2])
     line = error_line(cli("run", scene, "--out", tmp_path / "out", *FAST))
     assert "nobody-here/no-such-model" in line and "not in the local Hugging Face cache" in line

@@ -15,7 +15,7 @@ from tools.diffusion import Cancelled, DiffusionRenderer
 from tools.hub import GPU_LOCK, HUB, ModelHub, ModelSpec
 from tools.library import LibraryError
 from tools.loras import LoraError, read_lora
-from tools.render import Adapter, RenderJob
+from tools.render import Adapter, Figure, RenderJob
 
 
 def job(**changes) -> RenderJob:
@@ -139,8 +139,21 @@ def test_the_key_ignores_the_caption_and_follows_model_and_files(renderer, tiny_
     parts = renderer.key_parts(job(adapters=adapters))
     assert "caption" not in parts and renderer.key_parts(job(adapters=adapters, caption="3 · Close-up")) == parts
     assert parts["model"]["base"] == str(tiny_sd)
+    figures_only = job(adapters=adapters, figures=(Figure(name="kaitoyosuke", class_word="man", position="left"),), subject="the key")
+    assert renderer.key_parts(figures_only) == parts  # the pipeline never sees them; the prompt carries them
     write_lora(lora, 2)
-    assert renderer.key_parts(job(adapters=adapters))["files"] != parts["files"]
+    assert renderer.key_parts(job(adapters=adapters))["adapters"] != parts["adapters"]
+
+
+def test_a_lora_file_replaced_on_disk_is_read_again(renderer, tmp_path):
+    lora = write_lora(tmp_path / "kaito.safetensors", 1)
+    adapters = (Adapter("char_kaito", str(lora), 1.0),)
+    first = pixels(renderer.render(job(adapters=adapters)))[0]
+    write_lora(lora, 2)
+    second = pixels(renderer.render(job(adapters=adapters)))[0]
+    fresh = DiffusionRenderer(renderer.model, hub=ModelHub())
+    assert not np.array_equal(first, second)
+    assert np.array_equal(second, pixels(fresh.render(job(adapters=adapters)))[0])
 
 
 @pytest.mark.parametrize("layout", ["kohya", "diffusers"])
@@ -190,6 +203,15 @@ def test_missing_checkpoint_and_pickle_checkpoint_are_refused(tmp_path):
     (tmp_path / "model.ckpt").write_bytes(b"x")
     with pytest.raises(LibraryError, match="--allow-pickle"):
         DiffusionRenderer(ModelSpec(base=str(tmp_path / "model.ckpt")), hub=ModelHub()).render(job())
+
+
+def test_a_damaged_single_file_checkpoint_gives_one_line(tmp_path):
+    damaged = tmp_path / "model.safetensors"
+    damaged.write_bytes(b"\xff" * 64)
+    with pytest.raises(LibraryError) as caught:
+        DiffusionRenderer(ModelSpec(base=str(damaged)), hub=ModelHub()).render(job())
+    message = str(caught.value)
+    assert str(damaged) in message and "damaged" in message and "\n" not in message
 
 
 def test_attention_slicing_is_a_config_choice(tiny_sd, renderer):
