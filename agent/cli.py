@@ -94,12 +94,11 @@ def run(
     story = _scene(scene, frames, shots, seed)
     out = out or Path("out") / scene.stem
     try:
-        models = None if renderer == "sketch" else read_library(library, scene, story)
-        choice = make_context(planner, renderer, models, allow_pickle)
+        choice = make_context(planner, renderer, read_library(library, scene, story), allow_pickle)
     except (ConfigError, LibraryError) as error:
         fail(str(error))
-    if choice.notice:
-        console.print(f"notice: {choice.notice}", markup=False, highlight=False, soft_wrap=True)
+    for notice in choice.notices:
+        console.print(f"notice: {notice}", markup=False, highlight=False, soft_wrap=True)
     session = _open(out, choice.context, resume)
     report = Report()
     with _cancel_on_interrupt(choice.context.renderer), _render_errors(session):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphs.context import Context
 from graphs.planner import RulesPlanner
 from graphs.state import Scene
+from tools.critique import DEFAULT_CLIP, ClipCritic
 from tools.diffusion import DiffusionRenderer
 from tools.hub import ModelSpec, hub_reachable
 from tools.library import Library, LibraryError, find_library, is_hub_id, load_library
@@ -23,10 +24,10 @@ class ConfigError(ValueError):
 
 @dataclass
 class Choice:
-    """The context to run with, and a one-line notice when auto fell back to something else."""
+    """The context to run with, and one-line notices for whatever auto fell back from."""
 
     context: Context
-    notice: str = ""
+    notices: list[str] = field(default_factory=list)
 
 
 def read_library(library: Path | None, scene_file: Path, scene: Scene) -> Library | None:
@@ -48,12 +49,38 @@ def _diffusers(library: Library, allow_pickle: bool) -> DiffusionRenderer:
     return DiffusionRenderer(spec, base_negative=library.negative)
 
 
+def _critic(library: Library | None) -> tuple[ClipCritic | None, list[str]]:
+    """Return the CLIP critic the library asks for (the default CLIP model when it names none)."""
+    if library is None:
+        return None, []
+    name = library.clip or DEFAULT_CLIP
+    if is_hub_id(name) and not hub_reachable(name, "config.json"):
+        return None, [f"CLIP model {name} is neither on disk nor reachable, so frames are not scored "
+                      "(set [model] clip in library.toml)"]
+    return ClipCritic(name), []
+
+
+def _renderer(renderer: str, library: Library | None, allow_pickle: bool) -> tuple[object, list[str]]:
+    if renderer == "sketch":
+        return SketchRenderer(), []
+    if library is None:
+        if renderer == "diffusers":
+            raise ConfigError("--renderer diffusers: no model library; expected --library FILE or a "
+                              "library.toml beside the scene naming the checkpoint")
+        return SketchRenderer(), ["no model library (library.toml) found, so frames are drawn by the sketch renderer"]
+    if renderer == "auto" and is_hub_id(library.base) and not hub_reachable(library.base):
+        return SketchRenderer(), [f"checkpoint {library.base} is neither on disk nor reachable, so frames are drawn "
+                                  "by the sketch renderer"]
+    return _diffusers(library, allow_pickle), []
+
+
 def make_context(planner: str = "auto", renderer: str = "auto", library: Library | None = None,
                  allow_pickle: bool = False) -> Choice:
-    """Return the Context for the chosen planner and renderer names.
+    """Return the Context for the chosen planner and renderer names, with a CLIP critic when configured.
 
     `renderer="auto"` uses diffusers when the library's checkpoint is reachable (a local path, the
-    local hub cache, or the network) and the sketch renderer otherwise, saying so in the notice.
+    local hub cache, or the network) and the sketch renderer otherwise, saying so in a notice. The
+    critic scores whatever renderer draws, whenever the library's CLIP model can be loaded.
     """
     if planner not in PLANNERS:
         raise ConfigError(f"--planner: expected one of {', '.join(PLANNERS)}, got {planner!r}")
@@ -61,20 +88,9 @@ def make_context(planner: str = "auto", renderer: str = "auto", library: Library
         raise ConfigError(f"--renderer: expected one of {', '.join(RENDERERS)}, got {renderer!r}")
     if planner == "openai":
         raise ConfigError("--planner openai: the OpenAI planner is not part of this version yet; use rules")
-    rules = RulesPlanner()
-    if renderer == "sketch":
-        return Choice(Context(planner=rules, renderer=SketchRenderer(), library=library))
-    if library is None:
-        if renderer == "diffusers":
-            raise ConfigError("--renderer diffusers: no model library; expected --library FILE or a "
-                              "library.toml beside the scene naming the checkpoint")
-        return Choice(Context(planner=rules, renderer=SketchRenderer()),
-                      "no model library (library.toml) found, so frames are drawn by the sketch renderer")
-    if renderer == "auto" and is_hub_id(library.base) and not hub_reachable(library.base):
-        return Choice(Context(planner=rules, renderer=SketchRenderer(), library=library),
-                      f"checkpoint {library.base} is neither on disk nor reachable, so frames are drawn by "
-                      "the sketch renderer")
-    return Choice(Context(planner=rules, renderer=_diffusers(library, allow_pickle), library=library))
+    drawer, notices = _renderer(renderer, library, allow_pickle)
+    critic, more = _critic(library)
+    return Choice(Context(planner=RulesPlanner(), renderer=drawer, critic=critic, library=library), notices + more)
 
 
 __all__ = ["Choice", "ConfigError", "make_context", "read_library"]

@@ -38,6 +38,13 @@ def show(events: Iterable[Event], console: Console, errors: Console, report: Rep
                 if task is None:
                     task = progress.add_task("rendering", total=event["frames"])
                 progress.update(task, completed=event["frame"] + 1, description=f"frame {event['frame']}")
+            elif kind == "retry":
+                shot = f", shot LoRA +{event['shot_boost']:g}" if event["shot_boost"] else ""
+                console.print(f"frame {event['frame']}: best CLIP score {event['score']:.1f} is below "
+                              f"{event['threshold']:g}; retry {event['attempt']} of {event['retries']} with "
+                              f"fresh seeds{shot}", markup=False, highlight=False, soft_wrap=True)
+            elif kind == "critique":
+                console.print(event["summary"], markup=False, highlight=False, soft_wrap=True)
             elif kind == "message":
                 console.print(event["message"], markup=False, highlight=False, soft_wrap=True)
             elif kind == "error":

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from graphs.state import FrameSpec, Scene
 from prompts.shot_types import ShotType
+from tools.critique import ClipCritic
 from tools.hub import GPU_LOCK
 from tools.library import Library
 from tools.render import Renderer
@@ -36,7 +37,7 @@ class Context:
 
     planner: Planner
     renderer: Renderer
-    critic: object | None = None
+    critic: ClipCritic | None = None
     """CLIP critic; None means no scorer runs and critiques say so."""
     library: Library | None = None
     """Checkpoint, LoRA files and weight policy; None when no library is configured."""

@@ -8,7 +8,7 @@ from graphs.context import Planner
 from graphs.corrections import (Command, CorrectionError, Export, Pick, Regenerate, Remove, Rewrite, SetShot,
                                 Swap, Undo)
 from graphs.planner import home_sides, place
-from graphs.rendering import base_key
+from graphs.rendering import answering, job_of
 from graphs.state import Frame, Placement, Storyboard
 from prompts.shot_types import shot_by_slug
 
@@ -38,17 +38,15 @@ def _rewrite(state: Storyboard, frame: Frame, text: str) -> Frame:
 
 
 def _pick(frame: Frame, number: int, candidate: int) -> Frame:
-    """Return the frame showing another candidate of its current render."""
+    """Return the frame showing another candidate of its current job (retries add candidates)."""
     image = frame.image()
     if image is None:
         raise CorrectionError(f"frame {number} has no image yet")
-    base = base_key(image)
-    group = [i for i, v in enumerate(frame.versions) if base_key(v) == base]
+    job = job_of(image)
+    group = answering(frame, job)
     if not 0 <= candidate < len(group):
         raise CorrectionError(f"frame {number} has candidates 0 to {len(group) - 1}, not {candidate}")
-    wanted = base if candidate == 0 else f"{base}-{candidate}"
-    index = next(i for i in group if frame.versions[i].key == wanted)
-    return frame.model_copy(update={"selected": index, "picks": {**frame.picks, base: candidate}})
+    return frame.model_copy(update={"selected": group[candidate], "picks": {**frame.picks, job: candidate}})
 
 
 def _edit(state: Storyboard, frames: list[Frame], command: Command, planner: Planner) -> str:

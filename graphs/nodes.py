@@ -12,12 +12,14 @@ from graphs.context import Context
 from graphs.corrections import REFUSED, CorrectionError, parse_correction
 from graphs.document import storyboard_document
 from graphs.edits import apply_commands
-from graphs.rendering import bring_up_to_date, caption, job_for
+from graphs.rendering import answering, bring_up_to_date, caption, job_for
 from graphs.repair import repair_prompt
+from graphs.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
 from graphs.state import Critique, Frame, Storyboard
 from prompts.lint import lint_plan
 from tools import atomic
 from tools.grid import Panel, compose_grid
+from tools.library import CritiqueSettings
 
 
 def plan(state: Storyboard, runtime: Runtime[Context]) -> dict:
@@ -60,14 +62,27 @@ def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
 
 
 def critique(state: Storyboard, runtime: Runtime[Context]) -> dict:
-    """Record a critique for every new image; with no critic configured, record that none ran."""
-    frames = []
-    for frame in state.frames:
-        key = frame.image().key
-        if frame.critique is None or frame.critique.key != key:
-            note = "no scorer ran: no CLIP model is configured" if runtime.context.critic is None else ""
-            frame = frame.model_copy(update={"critique": Critique(key=key, note=note)})
-        frames.append(frame)
+    """Score new candidates and keep the best; ask for retries, or, with none pending, check every frame."""
+    ctx = runtime.context
+    if ctx.critic is None:
+        frames = [f if f.critique and f.critique.key == f.image().key else
+                  f.model_copy(update={"critique": Critique(key=f.image().key, note=NO_SCORER)}) for f in state.frames]
+        return {"frames": frames}
+    write = get_stream_writer()
+    settings = ctx.library.critique if ctx.library else CritiqueSettings()
+    out = Path(state.out_dir)
+    frames = [decide(score_candidates(f, ctx.critic, out), ctx.critic, settings, out) for f in state.frames]
+    retrying = [i for i, f in enumerate(frames) if pending_retry(f)]
+    for i in retrying:
+        best = max(frames[i].versions[k].clip_score or 0.0 for k in answering(frames[i], frames[i].retry.job))
+        write({"type": "retry", "frame": i, "attempt": frames[i].retry.attempt, "retries": settings.retries,
+               "score": best, "threshold": settings.threshold, "shot_boost": frames[i].retry.shot_boost})
+    if retrying:
+        return {"frames": frames}
+    frames = review_frames(frames, ctx.critic, settings, out)
+    for i, (before, after) in enumerate(zip(state.frames, frames)):
+        if before.critique != after.critique:
+            write({"type": "critique", "frame": i, "summary": summary(i, after.critique)})
     return {"frames": frames}
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image
 
-from graphs.state import Frame, Settings, Version
+from graphs.state import Frame, Retry, Settings, Version
 from prompts.shot_types import shot_by_slug
 from tools import atomic
 from tools.adapters import adapters_for
@@ -51,47 +52,84 @@ def version_path(frame: Frame, key: str, candidate: int) -> str:
 
 
 def base_key(version: Version) -> str:
-    """Return the job key a version was rendered from (candidate k > 0 has key "<job key>-k")."""
+    """Return the key of the render call that made a version (candidate k > 0 has key "<call key>-k")."""
     return version.key.split("-")[0]
 
 
+def job_of(version: Version) -> str:
+    """Return the key of the frame job a version answers (retries answer the job of the first render)."""
+    return version.job or base_key(version)
+
+
+def answering(frame: Frame, key: str) -> list[int]:
+    """Return the indices of the frame's versions made for job `key`, oldest first: its candidates."""
+    return [i for i, v in enumerate(frame.versions) if job_of(v) == key]
+
+
 def is_current(frame: Frame, key: str) -> bool:
-    """Tell whether the frame already shows an image made from this key (any of its candidates)."""
+    """Tell whether the frame already shows an image made for this job (any candidate, any retry)."""
     image = frame.image()
-    return image is not None and base_key(image) == key
+    return image is not None and job_of(image) == key
+
+
+def choose(frame: Frame, key: str) -> int:
+    """Return the version to show for job `key`: the person's pick, else the best scored, else the first."""
+    group = answering(frame, key)
+    pick = frame.picks.get(key)
+    if pick is not None and 0 <= pick < len(group):
+        return group[pick]
+    scored = [i for i in group if frame.versions[i].clip_score is not None]
+    return max(scored, key=lambda i: frame.versions[i].clip_score) if scored else group[0]
+
+
+RETRY_SEED_STEP = 1000
+"""Retry n of a job starts from the job's seed + n x this, clear of the candidates' seed + k."""
+
+
+def retry_job(job: RenderJob, retry: Retry) -> RenderJob:
+    """Return the job for a retry: fresh seeds, and the shot LoRA pulled harder when asked (at most 2)."""
+    adapters = tuple(replace(a, weight=round(min(a.weight + retry.shot_boost, 2.0), 4))
+                     if a.name.startswith("shot_") else a for a in job.adapters)
+    return replace(job, seed=job.seed + retry.attempt * RETRY_SEED_STEP, adapters=adapters)
+
+
+def wanted_retry(frame: Frame, key: str) -> Retry | None:
+    """Return the retry the critic asked for on job `key`, or None (a retry for an older job is void)."""
+    return frame.retry if frame.retry is not None and frame.retry.job == key else None
 
 
 def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path,
                      on_progress: ProgressFn | None = None) -> tuple[Frame, str]:
-    """Return the frame showing an image for `job`, and how it got there.
+    """Return the frame showing an image for `job` (or for the retry the critic asked for), and how.
 
     The status is "current" (the frame already showed it), "kept" (an earlier version of the frame
     matched), "reused" (a file left by an interrupted run matched) or "rendered".
     """
     key = job_key(job, renderer)
-    if is_current(frame, key):
-        return frame, "current"
-    pick = frame.picks.get(key, 0)
-    wanted = key if pick == 0 else f"{key}-{pick}"
-    known = next((i for i, v in enumerate(frame.versions) if v.key == wanted), None)
-    if known is not None:
-        return frame.model_copy(update={"selected": known}), "kept"
-    paths = [version_path(frame, key, k) for k in range(job.candidates)]
+    retry = wanted_retry(frame, key)
+    attempt = retry.attempt if retry else 0
+    if any(frame.versions[i].attempt == attempt for i in answering(frame, key)):
+        if is_current(frame, key):
+            return frame, "current"
+        return frame.model_copy(update={"selected": choose(frame, key)}), "kept"
+    run = retry_job(job, retry) if retry else job
+    run_key = job_key(run, renderer) if retry else key
+    paths = [version_path(frame, run_key, k) for k in range(run.candidates)]
     status = "reused" if all((out / p).exists() for p in paths) else "rendered"
     if status == "rendered":
-        result = renderer.render(job, on_progress)
-        if len(result.images) != job.candidates:
+        result = renderer.render(run, on_progress)
+        if len(result.images) != run.candidates:
             raise RuntimeError(f"renderer {renderer.name} returned {len(result.images)} images for "
-                               f"{job.candidates} candidates")
+                               f"{run.candidates} candidates")
         for path, image in zip(paths, result.images):
             atomic.write_png(out / path, image)
     else:
         _verify(out, paths)
-    facts = renderer.facts(job)
-    versions = [Version(path=p, key=key if k == 0 else f"{key}-{k}", seed=job.seeds()[k], renderer=renderer.name,
-                        **facts) for k, p in enumerate(paths)]
-    return frame.model_copy(update={"versions": frame.versions + versions,
-                                    "selected": len(frame.versions)}), status
+    facts = renderer.facts(run)
+    versions = [Version(path=p, key=run_key if k == 0 else f"{run_key}-{k}", job=key, attempt=attempt,
+                        seed=run.seeds()[k], renderer=renderer.name, **facts) for k, p in enumerate(paths)]
+    frame = frame.model_copy(update={"versions": frame.versions + versions})
+    return frame.model_copy(update={"selected": choose(frame, key)}), status
 
 
 def _verify(out: Path, paths: list[str]) -> None:

@@ -98,6 +98,39 @@ class Version(BaseModel):
     steps: int | None = None
     guidance: float | None = None
     scheduler: str = ""
+    job: str = ""
+    """Key of the frame's render job this image answers; a retry's images share it with the first render."""
+    attempt: int = 0
+    """0 for the first render of the job, n for its n-th retry with fresh seeds."""
+    clip_score: float | None = None
+    """CLIP score against the frame's prompt, once a critic has scored it."""
+
+
+class Retry(BaseModel):
+    """A re-render the critic asked for: which job, which attempt, and any extra pull of the shot LoRA."""
+
+    job: str
+    attempt: int
+    shot_boost: float = 0.0
+
+
+class ShotCheck(BaseModel):
+    """CLIP's zero-shot reading of the framing."""
+
+    predicted: str
+    """Slug of the shot type the image looks like."""
+    probability: float
+    ok: bool
+    """False when the predicted type is two or more steps of camera distance from the planned one."""
+
+
+class Flag(BaseModel):
+    """Something the person should look at before using the frame."""
+
+    kind: Literal["low_score", "shot_type", "inconsistent", "repetitive"]
+    message: str
+    character: str | None = None
+    """The character an "inconsistent" flag is about."""
 
 
 class Critique(BaseModel):
@@ -108,7 +141,12 @@ class Critique(BaseModel):
     scorer: str | None = None
     """Name of the model that scored the frame, or None when no scorer ran."""
     clip_score: float | None = None
-    flags: list[str] = []
+    shot_check: ShotCheck | None = None
+    consistency: dict[str, float] = {}
+    """Character -> mean cosine likeness to that character's other frames."""
+    flags: list[Flag] = []
+    retries: int = 0
+    """Re-renders made for the current job before this image was kept."""
     note: str = ""
 
 
@@ -125,6 +163,8 @@ class Frame(BaseModel):
     """Render key -> the candidate the person picked for it, restored if the frame returns to that render."""
     lint: list[Violation] = []
     critique: Critique | None = None
+    retry: Retry | None = None
+    """The re-render the critic last asked for; ignored once the frame's job changes."""
 
     def image(self) -> Version | None:
         """Return the selected version, or None before the first render."""
@@ -171,5 +211,6 @@ class Storyboard(BaseModel):
     done: bool = False
 
 
-STATE_MODELS = (Character, Scene, Placement, FrameSpec, Version, Critique, Frame, Settings, Storyboard, Violation)
+STATE_MODELS = (Character, Scene, Placement, FrameSpec, Version, Retry, ShotCheck, Flag, Critique, Frame, Settings,
+                Storyboard, Violation)
 """Every model the checkpointer may store, for its deserialisation allow-list."""

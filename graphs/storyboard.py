@@ -1,6 +1,7 @@
 """The storyboard state machine, start to finish, in one place.
 
 START -> plan -> lint -> render -> critique -> publish -> review -> correct
+critique -> render (a frame scored too low and has retries left) | publish
 correct -> lint (something changed) | review (nothing did) | export -> END
 """
 
@@ -14,6 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 from graphs import nodes
 from graphs.context import Context
 from graphs.corrections import REFUSED
+from graphs.scoring import pending_retry
 from graphs.state import STATE_MODELS, Storyboard
 
 
@@ -26,6 +28,11 @@ def after_correct(state: Storyboard) -> str:
     return "lint"
 
 
+def after_critique(state: Storyboard) -> str:
+    """Go back to render while the critic has asked for a retry, else publish."""
+    return "render" if any(pending_retry(f) for f in state.frames) else "publish"
+
+
 def build() -> StateGraph:
     """Return the graph builder with every node and edge."""
     graph = StateGraph(Storyboard, context_schema=Context)
@@ -35,7 +42,7 @@ def build() -> StateGraph:
     graph.add_edge("plan", "lint")
     graph.add_edge("lint", "render")
     graph.add_edge("render", "critique")
-    graph.add_edge("critique", "publish")
+    graph.add_conditional_edges("critique", after_critique, ["render", "publish"])
     graph.add_edge("publish", "review")
     graph.add_edge("review", "correct")
     graph.add_conditional_edges("correct", after_correct, ["export", "review", "lint"])

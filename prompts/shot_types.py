@@ -131,3 +131,8 @@ def strip_opening(prompt: str) -> str:
     """Return the prompt without its opening shot phrase and "of" (unchanged if it has none)."""
     shot = opening_shot(prompt)
     return prompt.strip()[len(shot.phrase) + len(" of "):] if shot else prompt.strip()
+
+
+def shot_description(shot: ShotType) -> str:
+    """Return a caption of what a frame of this shot type looks like, for zero-shot image classification."""
+    return f"a {shot.name.lower()} film still showing {shot.definition}"

@@ -65,3 +65,11 @@ def tiny_sd_file(tiny_sd, tmp_path_factory) -> Path:
     from tiny_models import write_sd_single_file
 
     return write_sd_single_file(tiny_sd, tmp_path_factory.mktemp("tiny_sd_file") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> Path:
+    """A tiny random CLIP model and processor saved as a folder (built once per test run)."""
+    from tiny_models import write_clip_folder
+
+    return write_clip_folder(tmp_path_factory.mktemp("tiny_clip") / "clip")

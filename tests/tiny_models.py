@@ -334,3 +334,30 @@ def write_sdxl_lora(path: Path, seed: int, layout: str = "diffusers", rank: int 
     else:
         raise ValueError(f"unknown LoRA layout {layout!r}")
     return path
+
+
+def build_clip(seed: int = 0):
+    """Return a tiny random CLIPModel (8-wide projections, 32x32 images) and its processor."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    tokenizer = _tokenizer()
+    config = CLIPConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
+                         pad_token_id=1),
+        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=32, patch_size=8),
+        projection_dim=8)
+    torch.manual_seed(seed)
+    model = CLIPModel(config).eval()
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return model, CLIPProcessor(image_processor=images, tokenizer=tokenizer)
+
+
+def write_clip_folder(folder: Path, seed: int = 0) -> Path:
+    """Save a tiny CLIP model and processor as a folder that CLIPModel.from_pretrained reads; return it."""
+    model, processor = build_clip(seed)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

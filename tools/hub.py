@@ -1,4 +1,4 @@
-"""The model hub: loads each Stable Diffusion pipeline once per process and keeps it resident.
+"""The model hub: loads each model (Stable Diffusion pipelines, CLIP) once per process and keeps it resident.
 
 Nothing heavy happens at import: torch and diffusers are imported, and weights read, on the first
 call that needs them. GPU_LOCK is the one lock every piece of GPU work in the process holds.
@@ -7,14 +7,17 @@ call that needs them. GPU_LOCK is the one lock every piece of GPU work in the pr
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from tools.library import LibraryError, is_hub_id
 
 GPU_LOCK = threading.RLock()
 """Held while any model runs or changes state (adapters, scheduler), so two sessions never collide."""
 
+T = TypeVar("T")
 SCHEDULERS = ("dpm++", "ddim", "euler_a")
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth")
 """Weight files read with pickle, which can run code; refused unless the person allows them."""
@@ -72,18 +75,18 @@ def offline() -> bool:
     return is_offline_mode()
 
 
-def hub_cached(repo: str) -> bool:
-    """Tell whether a hub pipeline is already in the local cache."""
+def hub_cached(repo: str, marker: str = "model_index.json") -> bool:
+    """Tell whether a hub model is already in the local cache, by its marker file (config.json for CLIP)."""
     from huggingface_hub import try_to_load_from_cache
 
-    return isinstance(try_to_load_from_cache(repo, "model_index.json"), str)
+    return isinstance(try_to_load_from_cache(repo, marker), str)
 
 
-def hub_reachable(repo: str) -> bool:
-    """Tell whether a hub checkpoint can be loaded: already in the local cache, or downloadable now."""
+def hub_reachable(repo: str, marker: str = "model_index.json") -> bool:
+    """Tell whether a hub model can be loaded: already in the local cache, or downloadable now."""
     from huggingface_hub import model_info
 
-    if hub_cached(repo):
+    if hub_cached(repo, marker):
         return True
     if offline():
         return False
@@ -157,18 +160,23 @@ def quiet_libraries() -> None:
 
 
 class ModelHub:
-    """Loads pipelines on first use and keeps them; one hub serves the whole process."""
+    """Loads models on first use and keeps them; one hub serves the whole process."""
 
     def __init__(self) -> None:
-        self._loaded: dict[ModelSpec, Loaded] = {}
+        self._loaded: dict[object, object] = {}
         self.loads = 0
-        """How many pipelines this hub has read from disk (tests use it to prove caching)."""
+        """How many models this hub has read from disk (tests use it to prove caching)."""
 
     def pipeline(self, spec: ModelSpec) -> Loaded:
         """Return the resident pipeline for `spec`, loading it the first time. Call with GPU_LOCK held."""
-        if spec not in self._loaded:
-            self._loaded[spec] = self._load(spec)
-        return self._loaded[spec]
+        return self.resident(spec, lambda: self._load(spec))
+
+    def resident(self, key: object, load: Callable[[], T]) -> T:
+        """Return the model kept under `key`, calling `load` only the first time. Call with GPU_LOCK held."""
+        if key not in self._loaded:
+            self._loaded[key] = load()
+            self.loads += 1
+        return self._loaded[key]
 
     def _load(self, spec: ModelSpec) -> Loaded:
         import torch
@@ -182,7 +190,6 @@ class ModelHub:
             raise
         except (OSError, ValueError) as error:
             raise LibraryError(f"model.base: cannot load {spec.base} ({first_line(error)})") from None
-        self.loads += 1
         pipe.set_progress_bar_config(disable=True)
         _freeze(pipe)
         if spec.memory == "offload" and device == "cuda":

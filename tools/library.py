@@ -28,7 +28,7 @@ MEMORY_MODES = ("normal", "slicing", "offload")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _MODEL_KEYS = {"base", "config", "inpaint", "clip", "negative", "memory"}
-_TOP_KEYS = {"model", "shots", "characters", "weights"}
+_TOP_KEYS = {"model", "shots", "characters", "weights", "critique"}
 
 
 class LibraryError(ValueError):
@@ -54,6 +54,28 @@ class Weights:
 
 
 @dataclass(frozen=True)
+class CritiqueSettings:
+    """When CLIP's verdict re-renders or flags a frame: the `[critique]` table of library.toml."""
+
+    threshold: float = 22.0
+    """A frame whose best candidate scores below this (0-100) is rendered again with fresh seeds."""
+    retries: int = 2
+    """Most re-renders per frame (0-5); after them the best so far is kept and flagged."""
+    shot_retry: bool = False
+    """Also re-render a frame whose framing reads as a shot type two or more steps away."""
+    shot_boost: float = 0.25
+    """Added to the shot LoRA's weight for such a re-render."""
+    consistency: float = 0.1
+    """How far (in cosine) a frame may fall below the median likeness of a character's frames."""
+    repeat: float = 0.95
+    """Cosine above which two consecutive frames of one shot type count as the same picture."""
+
+
+_CRITIQUE_RANGES = {"threshold": (0, 100), "retries": (0, 5), "shot_boost": (0, 1), "consistency": (0, 1),
+                    "repeat": (0, 1)}
+
+
+@dataclass(frozen=True)
 class Library:
     """A parsed manifest: the checkpoint, the LoRA files and the weight policy, with absolute paths."""
 
@@ -74,6 +96,7 @@ class Library:
     classes: dict[str, str] = field(default_factory=dict)
     """Character token -> class word the LoRA was trained with."""
     weights: Weights = Weights()
+    critique: CritiqueSettings = CritiqueSettings()
     source: str | None = None
     """The manifest file this came from, if any."""
 
@@ -132,6 +155,28 @@ def _weights(table: object) -> Weights:
     return Weights(**values)
 
 
+def _critique(table: object) -> CritiqueSettings:
+    if not isinstance(table, dict):
+        raise LibraryError("critique: expected a table such as [critique] threshold = 22")
+    values: dict[str, object] = {}
+    for key, value in table.items():
+        if key == "shot_retry":
+            if not isinstance(value, bool):
+                raise LibraryError(f"critique.shot_retry: expected true or false, got {value!r}")
+            values[key] = value
+            continue
+        if key not in _CRITIQUE_RANGES:
+            known = ", ".join(sorted([*_CRITIQUE_RANGES, "shot_retry"]))
+            raise LibraryError(f"critique.{key}: unknown key; expected one of {known}")
+        low, high = _CRITIQUE_RANGES[key]
+        whole = key == "retries"
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or not low <= value <= high:
+            kind = "a whole number" if whole else "a number"
+            raise LibraryError(f"critique.{key}: expected {kind} from {low} to {high}, got {value!r}")
+        values[key] = value if whole else float(value)
+    return CritiqueSettings(**values)
+
+
 def _shots(table: object, folder: Path) -> dict[str, str]:
     if not isinstance(table, dict):
         raise LibraryError("shots: expected a table of shot slug = LoRA file")
@@ -186,7 +231,8 @@ def parse_library(data: dict, folder: Path, source: str | None = None) -> Librar
     return Library(base=refs["base"], config=refs.get("config"), inpaint=refs.get("inpaint"), clip=refs.get("clip"),
                    negative=_text(model, "negative", "model."), memory=memory,
                    shots=_shots(data.get("shots", {}), folder), characters=loras, classes=classes,
-                   weights=_weights(data.get("weights", {})), source=source)
+                   weights=_weights(data.get("weights", {})), critique=_critique(data.get("critique", {})),
+                   source=source)
 
 
 def load_library(path: Path) -> Library:

@@ -160,14 +160,6 @@ def test_seed_option_keeps_a_scenes_frame_count(cli, tmp_path):
     assert len(seeded) == len(plain) > 0 and seeded[0]["seed"] != plain[0]["seed"]
 
 
-def test_a_sketch_run_does_not_read_the_model_library(cli, tmp_path):
-    scene = project(tmp_path, tmp_path / "models" / "nothing.safetensors", shots=[2])
-    (tmp_path / "library.toml").write_text("[model\n")  # not even TOML
-    result = cli("run", scene, "--out", tmp_path / "out", "--renderer", "sketch")
-    assert result.exit_code == 0, result.output
-    assert document(tmp_path / "out")["renderer"] == "sketch"
-
-
 def test_a_different_lora_weight_changes_only_the_frames_it_touches(cli, tmp_path, tiny_sd):
     plain = project(tmp_path / "plain", tiny_sd, shots=[2, 9, 7])
     lighter = project(tmp_path / "light", tiny_sd, shots=[2, 9, 7], extra="[weights]\nclose = 0.4\n")
@@ -220,7 +212,8 @@ def test_each_lora_file_is_read_once_over_a_long_storyboard(cli, tmp_path, tiny_
 def test_auto_uses_diffusers_when_the_checkpoint_is_on_disk(cli, tmp_path, tiny_sd):
     scene = project(tmp_path, tiny_sd, shots=[2])
     result = cli("run", scene, "--out", tmp_path / "out", "--steps", "2", "--width", "64", "--height", "64")
-    assert result.exit_code == 0 and "notice" not in result.output
+    notices = [line for line in result.stdout.splitlines() if line.startswith("notice:")]
+    assert result.exit_code == 0 and len(notices) == 1 and "CLIP model" in notices[0], result.output
     assert document(tmp_path / "out")["renderer"] == "diffusers"
 
 
@@ -231,7 +224,8 @@ def test_auto_falls_back_to_sketches_with_one_notice(cli, tmp_path, tiny_sd):
     result = cli("run", scene, "--out", tmp_path / "out")
     assert result.exit_code == 0
     notices = [line for line in result.stdout.splitlines() if line.startswith("notice:")]
-    assert len(notices) == 1 and "someone/not-downloaded-model" in notices[0] and "sketch" in notices[0]
+    assert len(notices) == 2 and "someone/not-downloaded-model" in notices[0] and "sketch" in notices[0]
+    assert "openai/clip-vit-large-patch14" in notices[1] and "not scored" in notices[1]
     assert document(tmp_path / "out")["renderer"] == "sketch"
 
 
@@ -306,6 +300,20 @@ def test_a_class_word_that_differs_from_the_librarys_is_refused(cli, tmp_path, t
     scene.write_text(scene.read_text().replace('class = "man"', 'class = "boy"'))
     line = error_line(cli("run", scene, "--out", tmp_path / "out", *FAST))
     assert "characters.kaitoyosuke.class" in line and "'man'" in line and "'boy'" in line
+
+
+def test_clip_critique_runs_with_the_diffusers_renderer(cli, tmp_path, tiny_sd, tiny_clip):
+    scene = project(tmp_path, tiny_sd, shots=[2, 6, 2], extra="[critique]\nthreshold = 0\n")
+    path = tmp_path / "library.toml"
+    path.write_text(path.read_text().replace("[model]\n", f'[model]\nclip = "{tiny_clip}"\n'))
+    result = cli("run", scene, "--out", tmp_path / "out", *FAST, "--candidates", "2")
+    assert result.exit_code == 0 and "notice" not in result.output, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("frame ") and "CLIP" in line]
+    assert [line.split(" · ")[0] for line in lines] == ["frame 0", "frame 1", "frame 2"]
+    for frame in document(tmp_path / "out")["frames"]:
+        critique = frame["critique"]
+        assert critique["scorer"] == str(tiny_clip) and set(critique["shot_check"]) == {"predicted", "probability", "ok"}
+        assert critique["clip_score"] == max(v["clip_score"] for v in frame["versions"])
 
 
 def test_the_example_library_reads(tmp_path):
