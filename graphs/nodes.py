@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from langgraph.config import get_stream_writer
@@ -70,6 +71,8 @@ def critique(state: Storyboard, runtime: Runtime[Context]) -> dict:
         return {"frames": frames}
     write = get_stream_writer()
     settings = ctx.library.critique if ctx.library else CritiqueSettings()
+    if not ctx.renderer.follows_prompt:  # fresh seeds cannot bring a sketch closer to its prompt: score, never judge
+        settings = replace(settings, threshold=0.0, retries=0, shot_retry=False)
     out = Path(state.out_dir)
     frames = [decide(score_candidates(f, ctx.critic, out), ctx.critic, settings, out) for f in state.frames]
     retrying = [i for i, f in enumerate(frames) if pending_retry(f)]

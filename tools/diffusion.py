@@ -26,6 +26,7 @@ class DiffusionRenderer:
     """Renders RenderJobs with a resident diffusers pipeline; safe to share between sessions."""
 
     name = "diffusers"
+    follows_prompt = True
 
     def __init__(self, model: ModelSpec, base_negative: str | None = None, hub: ModelHub = HUB):
         self.model = model

@@ -84,6 +84,8 @@ class Renderer(Protocol):
 
     name: str
     """Short name recorded in storyboard.json ("sketch", "diffusers")."""
+    follows_prompt: bool
+    """Whether the images depend on the prompt's words, so a low CLIP score is worth a retry."""
 
     def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
         """Render every candidate of the job."""

@@ -254,6 +254,7 @@ class SketchRenderer:
     """Renderer that draws flat previz frames with Pillow: fast, deterministic and GPU-free."""
 
     name = "sketch"
+    follows_prompt = False
 
     def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
         """Draw one frame per candidate, candidate k with seed job.seeds()[k]."""

@@ -28,7 +28,13 @@ CANDIDATES = 2
 
 
 class JobLog(CountingRenderer):
-    """The sketch renderer, keeping every job it was given."""
+    """The sketch renderer, keeping every job it was given, and judged as if it followed its prompt.
+
+    The critique node never retries a renderer that ignores the prompt's words; declaring this one
+    prompt-following lets the retry loop run on cheap, real sketches.
+    """
+
+    follows_prompt = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -151,6 +157,20 @@ def test_shot_retries_pull_the_shot_lora_harder(tmp_path, tiny_clip):
             weights = {a.name: a.weight for a in job.adapters}
             assert weights[f"shot_{frame.spec.shot_type}"] == pytest.approx(1.3)
     assert any(v.attempt == 1 for f in state.frames for v in f.versions), "no frame exercised the shot retry"
+    session.close()
+
+
+def test_sketches_are_scored_but_never_retried_or_judged_low(tmp_path, tiny_clip):
+    renderer = CountingRenderer()
+    library = Library(base="unused/model", critique=replace(CritiqueSettings(), threshold=100, shot_retry=True))
+    context = Context(planner=RulesPlanner(), renderer=renderer, critic=ClipCritic(str(tiny_clip), hub=ModelHub()),
+                      library=library)
+    session = Session.create(tmp_path, context)
+    list(session.start(SCENE, Settings(width=96, height=96, candidates=CANDIDATES)))
+    frames = session.state().frames
+    assert renderer.calls == len(frames)
+    assert all(f.critique.clip_score is not None and f.critique.shot_check is not None for f in frames)
+    assert not [flag for f in frames for flag in f.critique.flags if flag.kind == "low_score"]
     session.close()
 
 
