@@ -39,10 +39,11 @@ def show(events: Iterable[Event], console: Console, errors: Console, report: Rep
                     task = progress.add_task("rendering", total=event["frames"])
                 progress.update(task, completed=event["frame"] + 1, description=f"frame {event['frame']}")
             elif kind == "retry":
+                why = (f"best CLIP score {event['score']:.1f} is below {event['threshold']:g}"
+                       if event["reason"] == "score" else "no candidate reads as the planned shot type")
                 shot = f", shot LoRA +{event['shot_boost']:g}" if event["shot_boost"] else ""
-                console.print(f"frame {event['frame']}: best CLIP score {event['score']:.1f} is below "
-                              f"{event['threshold']:g}; retry {event['attempt']} of {event['retries']} with "
-                              f"fresh seeds{shot}", markup=False, highlight=False, soft_wrap=True)
+                console.print(f"frame {event['frame']}: {why}; retry {event['attempt']} of {event['retries']} "
+                              f"with fresh seeds{shot}", markup=False, highlight=False, soft_wrap=True)
             elif kind == "critique":
                 console.print(event["summary"], markup=False, highlight=False, soft_wrap=True)
             elif kind == "message":

@@ -10,7 +10,7 @@ random weights (tests/full_models.py), saved, and loaded through the product's o
 
 Each measurement is the median of three calls after one warm-up. Scoring starts from a critic with
 an empty embedding cache each time (the model stays loaded), so every call embeds four new images
-and one prompt. On CUDA the script adds a row to the scoring table in bench/RESULTS.md; elsewhere it
+and one prompt. On CUDA the script writes a row into the scoring table in bench/RESULTS.md; elsewhere it
 only prints.
 """
 
@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tools.* and the tests' model builders
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
-HEADER = "| date | device | torch | transformers | resolution | steps | candidates | render s | score s | ratio |"
+COLUMNS = ("date", "device", "torch", "transformers", "resolution", "steps", "candidates", "render s", "score s",
+           "ratio")
+KEY = COLUMNS[1:7]
+"""Columns that name a configuration: a new row replaces an older one that matches on all of them."""
 NO_RUN = "_No GPU scoring run yet._"
 PROMPT = "Close up of kaitoyosuke man in a grey coat reading a letter by the window, rain, night"
 
@@ -48,17 +51,6 @@ def timed(call, repeats: int = 3) -> float:
     return statistics.median(seconds)
 
 
-def add_row(cells: list[str]) -> None:
-    lines = RESULTS.read_text(encoding="utf-8").splitlines()
-    if NO_RUN in lines:
-        del lines[lines.index(NO_RUN):lines.index(NO_RUN) + 2]
-    end = lines.index(HEADER) + 2
-    while end < len(lines) and lines[end].startswith("|"):
-        end += 1
-    lines.insert(end, "| " + " | ".join(cells) + " |")
-    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512)
@@ -69,6 +61,7 @@ def main() -> None:
     import torch
     import transformers
     from full_models import write_full_size_clip, write_full_size_sd
+    from results_table import record_row
 
     from tools.critique import ClipCritic
     from tools.diffusion import DiffusionRenderer
@@ -94,10 +87,12 @@ def main() -> None:
           f"{render_s:.3f} s; score them with CLIP ViT-L/14: {score_s:.4f} s; ratio {ratio:.4f} "
           f"({ratio:.2%}; target under 2%)")
     if device == "cuda":
-        add_row([datetime.date.today().isoformat(), torch.cuda.get_device_name(), torch.__version__,
-                 transformers.__version__, f"{args.size}x{args.size}", str(args.steps), str(args.candidates),
-                 f"{render_s:.3f}", f"{score_s:.4f}", f"{ratio:.4f}"])
-        print(f"row added to {RESULTS}")
+        cells = [datetime.date.today().isoformat(), torch.cuda.get_device_name(), torch.__version__,
+                 transformers.__version__, f"{args.size}x{args.size}", args.steps, args.candidates,
+                 f"{render_s:.3f}", f"{score_s:.4f}", f"{ratio:.4f}"]
+        text = record_row(RESULTS.read_text(encoding="utf-8"), COLUMNS, dict(zip(COLUMNS, cells)), KEY, NO_RUN)
+        RESULTS.write_text(text, encoding="utf-8")
+        print(f"row written to {RESULTS}")
 
 
 if __name__ == "__main__":

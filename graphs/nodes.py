@@ -13,7 +13,7 @@ from graphs.context import Context
 from graphs.corrections import REFUSED, CorrectionError, parse_correction
 from graphs.document import storyboard_document
 from graphs.edits import apply_commands
-from graphs.rendering import answering, bring_up_to_date, caption, job_for
+from graphs.rendering import bring_up_to_date, caption, job_for
 from graphs.repair import repair_prompt
 from graphs.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
 from graphs.state import Critique, Frame, Storyboard
@@ -77,9 +77,10 @@ def critique(state: Storyboard, runtime: Runtime[Context]) -> dict:
     frames = [decide(score_candidates(f, ctx.critic, out), ctx.critic, settings, out) for f in state.frames]
     retrying = [i for i, f in enumerate(frames) if pending_retry(f)]
     for i in retrying:
-        best = max(frames[i].versions[k].clip_score or 0.0 for k in answering(frames[i], frames[i].retry.job))
-        write({"type": "retry", "frame": i, "attempt": frames[i].retry.attempt, "retries": settings.retries,
-               "score": best, "threshold": settings.threshold, "shot_boost": frames[i].retry.shot_boost})
+        retry, score = frames[i].retry, frames[i].image().clip_score or 0.0
+        write({"type": "retry", "frame": i, "attempt": retry.attempt, "retries": settings.retries,
+               "reason": "score" if score < settings.threshold else "shot", "score": score,
+               "threshold": settings.threshold, "shot_boost": retry.shot_boost})
     if retrying:
         return {"frames": frames}
     frames = review_frames(frames, ctx.critic, settings, out)

@@ -8,6 +8,7 @@ likeness, repeated framing) and its critique written.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from PIL import Image
@@ -48,19 +49,28 @@ def score_candidates(frame: Frame, critic: ClipCritic, out: Path) -> Frame:
 
 
 def decide(frame: Frame, critic: ClipCritic, settings: CritiqueSettings, out: Path) -> Frame:
-    """Show the person's pick or the best candidate; ask for a retry while the best falls short."""
+    """Show the person's pick or the best candidate; ask for a retry while the best falls short.
+
+    With `shot_retry` on, candidates whose framing reads as the planned shot type come first, and a
+    frame with none is retried with its shot LoRA pulled harder.
+    """
     key = job_of(frame.image())
-    frame = frame.model_copy(update={"selected": choose(frame, key)})
-    done = max(frame.versions[i].attempt for i in answering(frame, key))
-    if key in frame.picks or done >= settings.retries:
-        return frame
-    best = frame.versions[choose(frame.model_copy(update={"picks": {}}), key)]
-    if best.clip_score is not None and best.clip_score < settings.threshold:
-        return frame.model_copy(update={"retry": Retry(job=key, attempt=done + 1)})
+    if key in frame.picks:
+        return frame.model_copy(update={"selected": choose(frame, key)})
+    group = answering(frame, key)
+    fitting = []
     if settings.shot_retry:
-        embedding = critic.image_embeddings([_open(out, best.path)])
-        if not critic.shot_guesses(embedding, [frame.spec.shot_type])[0].ok:
-            return frame.model_copy(update={"retry": Retry(job=key, attempt=done + 1, shot_boost=settings.shot_boost)})
+        images = [_open(out, frame.versions[i].path) for i in group]
+        guesses = critic.shot_guesses(critic.image_embeddings(images), [frame.spec.shot_type] * len(group))
+        fitting = [i for i, guess in zip(group, guesses) if guess.ok]
+    best = max(fitting or group, key=lambda i: frame.versions[i].clip_score or 0.0)
+    frame = frame.model_copy(update={"selected": best})
+    done = max(frame.versions[i].attempt for i in group)
+    if done >= settings.retries:
+        return frame
+    boost = settings.shot_boost if settings.shot_retry and not fitting else 0.0
+    if (frame.versions[best].clip_score or 0.0) < settings.threshold or boost:
+        return frame.model_copy(update={"retry": Retry(job=key, attempt=done + 1, shot_boost=boost)})
     return frame
 
 
@@ -94,7 +104,7 @@ def review_frames(frames: list[Frame], critic: ClipCritic, settings: CritiqueSet
         if i in repeated:
             flags.append(Flag(kind="repetitive", message=f"near-identical to frame {i - 1}, same shot type"))
         critique = Critique(key=image.key, scorer=critic.name, clip_score=image.clip_score,
-                            shot_check=ShotCheck(predicted=guess.predicted, probability=guess.probability, ok=guess.ok),
+                            shot_check=ShotCheck(**asdict(guess)),
                             consistency=similarity.get(i, {}), flags=flags, retries=retries)
         result.append(frame.model_copy(update={"critique": critique}))
     return result

@@ -33,6 +33,8 @@ class LoadedClip:
     model: object
     processor: object
     device: str
+    scale: float
+    """CLIP's learned temperature (logit scale), for zero-shot probabilities."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def load_clip(name: str) -> LoadedClip:
         raise LibraryError(f"model.clip: cannot load {name} ({first_line(error)}); expected a CLIP model "
                            "as a hub id or a folder with config.json and model.safetensors") from None
     model.to(device).eval().requires_grad_(False)
-    return LoadedClip(model=model, processor=processor, device=device)
+    return LoadedClip(model=model, processor=processor, device=device, scale=float(model.logit_scale.exp()))
 
 
 def clip_score(image: np.ndarray, text: np.ndarray) -> float:
@@ -89,17 +91,12 @@ class ClipCritic:
     def image_embeddings(self, images: list[Image.Image]) -> np.ndarray:
         """Return unit embeddings, one row per image; images not seen before go through CLIP in one batch."""
         keys = [_digest(image) for image in images]
-        fresh = {key: image for key, image in zip(keys, images) if key not in self._images}
-        if fresh:
-            self._remember(self._images, fresh.keys(), self._encode(images=[i.convert("RGB") for i in fresh.values()]))
-        return np.stack([self._images[key] for key in keys])
+        return _lookup(self._images, keys, dict(zip(keys, images)),
+                       lambda fresh: self._encode(images=[image.convert("RGB") for image in fresh]))
 
     def text_embeddings(self, texts: list[str]) -> np.ndarray:
         """Return unit embeddings, one row per text (texts past CLIP's 77 tokens are cut)."""
-        fresh = list(dict.fromkeys(t for t in texts if t not in self._texts))
-        if fresh:
-            self._remember(self._texts, fresh, self._encode(text=fresh))
-        return np.stack([self._texts[text] for text in texts])
+        return _lookup(self._texts, texts, dict(zip(texts, texts)), lambda fresh: self._encode(text=fresh))
 
     def scores(self, images: list[Image.Image], text: str) -> list[float]:
         """Return the CLIP score of every image against one text, from one batched pass."""
@@ -108,12 +105,12 @@ class ClipCritic:
 
     def shot_guesses(self, embeddings: np.ndarray, planned: list[str]) -> list[ShotGuess]:
         """Classify each embedded image among the nine shot types and compare with its planned slug."""
-        import torch
-
         texts = self.text_embeddings([shot_description(shot) for shot in SHOT_TYPES])
         with GPU_LOCK:
-            scale = float(self._clip().model.logit_scale.exp())
-        probabilities = torch.softmax(torch.from_numpy(scale * embeddings @ texts.T), dim=-1).numpy()
+            scale = self._clip().scale
+        logits = scale * embeddings @ texts.T
+        probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
         guesses = []
         for row, slug in zip(probabilities, planned):
             best = SHOT_TYPES[int(row.argmax())]
@@ -138,11 +135,17 @@ class ClipCritic:
         vectors = getattr(out, "pooler_output", out).float().cpu().numpy()  # transformers 5 returns an output object
         return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
 
-    @staticmethod
-    def _remember(cache: dict, keys, vectors: np.ndarray) -> None:
-        if len(cache) > _CACHE_LIMIT:
+
+def _lookup(cache: dict, keys: list[str], items: dict, encode) -> np.ndarray:
+    """Return the cached rows for `keys`, encoding the missing items in one call; the cache stays bounded."""
+    found = {key: cache[key] for key in keys if key in cache}
+    fresh = [key for key in dict.fromkeys(keys) if key not in found]
+    if fresh:
+        found.update(zip(fresh, encode([items[key] for key in fresh])))
+        if len(cache) + len(fresh) > _CACHE_LIMIT:
             cache.clear()
-        cache.update(zip(keys, vectors))
+        cache.update((key, found[key]) for key in fresh)
+    return np.stack([found[key] for key in keys])
 
 
 def _digest(image: Image.Image) -> str:

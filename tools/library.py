@@ -166,7 +166,7 @@ def _critique(table: object) -> CritiqueSettings:
             values[key] = value
             continue
         if key not in _CRITIQUE_RANGES:
-            known = ", ".join(sorted([*_CRITIQUE_RANGES, "shot_retry"]))
+            known = ", ".join(sorted(f.name for f in fields(CritiqueSettings)))
             raise LibraryError(f"critique.{key}: unknown key; expected one of {known}")
         low, high = _CRITIQUE_RANGES[key]
         whole = key == "retries"

@@ -156,6 +156,13 @@ def test_shot_retries_pull_the_shot_lora_harder(tmp_path, tiny_clip):
             job = next(j for j in renderer.jobs if j.seed == frame.spec.seed + RETRY_SEED_STEP)
             weights = {a.name: a.weight for a in job.adapters}
             assert weights[f"shot_{frame.spec.shot_type}"] == pytest.approx(1.3)
+        guesses = []
+        for version in frame.versions:
+            with Image.open(tmp_path / "out" / version.path) as image:
+                embedding = critic.image_embeddings([image.convert("RGB")])
+            guesses.append(critic.shot_guesses(embedding, [frame.spec.shot_type])[0].ok)
+        if any(guesses):
+            assert guesses[frame.selected], "a candidate framed as planned should win over a better score"
     assert any(v.attempt == 1 for f in state.frames for v in f.versions), "no frame exercised the shot retry"
     session.close()
 

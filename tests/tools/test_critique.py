@@ -87,6 +87,16 @@ def test_candidates_are_embedded_in_one_batch_and_never_twice(critic, calls):
     assert calls == {"image": 2, "text": 1}
 
 
+def test_a_full_cache_starts_over_without_losing_the_rows_asked_for(critic, monkeypatch):
+    import tools.critique
+
+    monkeypatch.setattr(tools.critique, "_CACHE_LIMIT", 2)
+    images = [picture(noise(k)) for k in range(4)]
+    first = critic.image_embeddings(images[:3])
+    again = critic.image_embeddings(images)
+    assert np.allclose(again[:3], first) and len(critic._images) <= 3
+
+
 def test_the_model_loads_once_for_every_critic_on_a_hub(tiny_clip):
     hub = ModelHub()
     for _ in range(3):

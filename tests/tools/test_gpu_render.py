@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import results_table
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "RESULTS.md"
 COLUMNS = ("date", "device", "torch", "diffusers", "resolution", "steps", "scheduler", "candidates per call",
@@ -27,21 +28,8 @@ NO_RUN = "_No GPU run yet._"
 
 
 def record_row(text: str, row: dict[str, str]) -> str:
-    """Return the RESULTS.md text with `row` in the GPU table: replacing its configuration's row, else appended."""
-    lines = text.splitlines()
-    cells = "| " + " | ".join(str(row[c]) for c in COLUMNS) + " |"
-    if HEADER not in lines:
-        return text.rstrip("\n") + f"\n\n{HEADER}\n|{'---|' * len(COLUMNS)}\n{cells}\n"
-    start = lines.index(HEADER) + 2  # past the header and its separator
-    end = start
-    while end < len(lines) and lines[end].startswith("|"):
-        end += 1
-    key = [str(row[c]) for c in KEY]
-    rows = [r for r in lines[start:end] if [c.strip() for c in r.strip("|").split("|")][1:8] != key]
-    lines[start:end] = rows + [cells]
-    if NO_RUN in lines:  # the first row replaces the note, and the blank line after it
-        del lines[lines.index(NO_RUN):lines.index(NO_RUN) + 2]
-    return "\n".join(lines) + "\n"
+    """Return the RESULTS.md text with `row` in the GPU render table."""
+    return results_table.record_row(text, COLUMNS, row, KEY, NO_RUN)
 
 
 def measure(model: Path, lora: Path, size: int = 512, steps: int = 25, candidates: int = 4, repeats: int = 3):
