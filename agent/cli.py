@@ -101,7 +101,7 @@ def run(
         console.print(f"notice: {notice}", markup=False, highlight=False, soft_wrap=True)
     session = _open(out, choice.context, resume)
     report = Report()
-    with _cancel_on_interrupt(choice.context.renderer), _render_errors(session):
+    with _cancel_on_interrupt(choice.context.renderer, choice.context.inpainter), _render_errors(session):
         pending = _continue(session, then or [], report) if resume else _start(session, story, settings, report,
                                                                                 then)
         for text in pending:
@@ -153,16 +153,17 @@ def _start(session: Session, story, settings: Settings, report: Report, thens: l
 
 
 @contextmanager
-def _cancel_on_interrupt(renderer: object) -> Iterator[None]:
-    """Let Ctrl-C stop a model render after its current step; a second Ctrl-C stops at once."""
-    cancel = getattr(renderer, "cancel", None)
-    if cancel is None or threading.current_thread() is not threading.main_thread():
+def _cancel_on_interrupt(*workers: object) -> Iterator[None]:
+    """Let Ctrl-C stop a render or inpaint after its current step; a second Ctrl-C stops at once."""
+    cancels = [cancel for worker in workers if (cancel := getattr(worker, "cancel", None)) is not None]
+    if not cancels or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, previous)
-        cancel()
+        for cancel in cancels:
+            cancel()
     previous = signal.signal(signal.SIGINT, handler)
     try:
         yield

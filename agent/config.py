@@ -11,7 +11,9 @@ from graphs.state import Scene
 from tools.critique import DEFAULT_CLIP, ClipCritic
 from tools.diffusion import DiffusionRenderer
 from tools.hub import ModelSpec, hub_reachable
+from tools.inpaint import Inpainter
 from tools.library import Library, LibraryError, find_library, is_hub_id, load_library
+from tools.segment import Segmenter, guess_sam_type, sam_config
 from tools.sketch import SketchRenderer
 
 PLANNERS = ("auto", "rules", "openai")
@@ -74,6 +76,17 @@ def _renderer(renderer: str, library: Library | None, allow_pickle: bool) -> tup
     return _diffusers(library, allow_pickle), []
 
 
+def _segmenter(library: Library | None) -> Segmenter | None:
+    """Return SAM as the library configures it, or None when it names no SAM checkpoint."""
+    if library is None or library.sam is None:
+        return None
+    kind = library.sam_type or guess_sam_type(library.sam)
+    if kind is None:
+        raise LibraryError(f"model.sam_type: cannot tell the SAM size of {library.sam} from its name; expected "
+                           "sam_type = \"vit_b\", \"vit_l\" or \"vit_h\"")
+    return Segmenter(library.sam, sam_config(kind))
+
+
 def make_context(planner: str = "auto", renderer: str = "auto", library: Library | None = None,
                  allow_pickle: bool = False) -> Choice:
     """Return the Context for the chosen planner and renderer names, with a CLIP critic when configured.
@@ -90,7 +103,10 @@ def make_context(planner: str = "auto", renderer: str = "auto", library: Library
         raise ConfigError("--planner openai: the OpenAI planner is not part of this version yet; use rules")
     drawer, notices = _renderer(renderer, library, allow_pickle)
     critic, more = _critic(library)
-    return Choice(Context(planner=RulesPlanner(), renderer=drawer, critic=critic, library=library), notices + more)
+    inpainter = (Inpainter(drawer.model, library.inpaint, library.negative)
+                 if isinstance(drawer, DiffusionRenderer) and library is not None else None)
+    return Choice(Context(planner=RulesPlanner(), renderer=drawer, critic=critic, segmenter=_segmenter(library),
+                          inpainter=inpainter, library=library), notices + more)
 
 
 __all__ = ["Choice", "ConfigError", "make_context", "read_library"]

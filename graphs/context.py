@@ -13,8 +13,10 @@ from graphs.state import FrameSpec, Scene
 from prompts.shot_types import ShotType
 from tools.critique import ClipCritic
 from tools.hub import GPU_LOCK
+from tools.inpaint import Inpainter
 from tools.library import Library
 from tools.render import Renderer
+from tools.segment import Segmenter
 
 
 class Planner(Protocol):
@@ -39,6 +41,10 @@ class Context:
     renderer: Renderer
     critic: ClipCritic | None = None
     """CLIP critic; None means no scorer runs and critiques say so."""
+    segmenter: Segmenter | None = None
+    """SAM, for point and box masks; None when the library names no SAM checkpoint."""
+    inpainter: Inpainter | None = None
+    """Redraws masked regions; None with the sketch renderer."""
     library: Library | None = None
     """Checkpoint, LoRA files and weight policy; None when no library is configured."""
     gpu_lock: threading.RLock = GPU_LOCK

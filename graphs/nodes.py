@@ -10,9 +10,10 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.context import Context
-from graphs.corrections import REFUSED, CorrectionError, parse_correction
+from graphs.corrections import REFUSED, ChooseMask, CorrectionError, Inpaint, parse_correction
 from graphs.document import storyboard_document
-from graphs.edits import apply_commands
+from graphs.edits import HISTORY_LIMIT, apply_commands
+from graphs.inpainting import check_request, inpaint_frame, propose_masks
 from graphs.rendering import bring_up_to_date, caption, job_for
 from graphs.repair import repair_prompt
 from graphs.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
@@ -118,15 +119,39 @@ def review(state: Storyboard) -> dict:
 
 
 def correct(state: Storyboard, runtime: Runtime[Context]) -> dict:
-    """Apply the pending message; a message that cannot be applied changes nothing but the notice."""
+    """Apply the pending message; a message that cannot be applied changes nothing but the notice.
+
+    An inpainting request is only checked here and handed to the inpaint node, which does the model work.
+    """
     text = state.pending or ""
     try:
-        update = apply_commands(state, parse_correction(text), runtime.context.planner)
+        commands = parse_correction(text)
+        if len(commands) == 1 and isinstance(commands[0], (Inpaint, ChooseMask)):
+            return {"inpaint": check_request(state, commands[0], runtime.context)}
+        update = apply_commands(state, commands, runtime.context.planner)
     except CorrectionError as error:
         get_stream_writer()({"type": "error", "message": str(error)})
         return {"pending": None, "notice": f"{REFUSED}{error}"}
     get_stream_writer()({"type": "message", "message": update["notice"]})
     return {**update, "pending": None, "applied": state.applied + [text]}
+
+
+def inpaint(state: Storyboard, runtime: Runtime[Context]) -> dict:
+    """Carry out the checked inpainting request: propose SAM masks for a point, or redraw the region."""
+    ctx, command = runtime.context, state.inpaint
+    write = get_stream_writer()
+
+    def progress(step: int, steps: int) -> None:
+        write({"type": "progress", "frame": command.frame, "frames": len(state.frames), "step": step, "steps": steps})
+    with ctx.gpu_lock:
+        if isinstance(command, Inpaint) and command.region == "point":
+            update = propose_masks(state, command, ctx)
+        else:
+            update = inpaint_frame(state, command, ctx, progress)
+    write({"type": "message", "message": update["notice"]})
+    history = (state.history + [state.frames])[-HISTORY_LIMIT:]
+    return {**update, "history": history, "inpaint": None, "pending": None,
+            "applied": state.applied + [state.pending or ""]}
 
 
 def export(state: Storyboard) -> dict:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphs.corrections import ChooseMask, Inpaint
 from prompts.lint import Violation
 
 Position = Literal["left", "centre", "right"]
@@ -104,6 +105,26 @@ class Version(BaseModel):
     """0 for the first render of the job, n for its n-th retry with fresh seeds."""
     clip_score: float | None = None
     """CLIP score against the frame's prompt, once a critic has scored it."""
+    mask: str = ""
+    """Inpainted versions: the mask image used (white = redrawn), relative to the output folder."""
+    prompt: str = ""
+    """Inpainted versions: what the person asked to draw in the region."""
+    source: str = ""
+    """Inpainted versions: the image that was repaired."""
+
+
+class MaskChoice(BaseModel):
+    """Masks SAM proposed for a point, waiting for the person to say which one to inpaint with."""
+
+    image: str
+    """The frame image the masks were made on."""
+    point: list[int]
+    prompt: str
+    paths: list[str]
+    scores: list[float]
+    blur: float
+    dilate: int
+    close: int
 
 
 class Retry(BaseModel):
@@ -165,6 +186,8 @@ class Frame(BaseModel):
     critique: Critique | None = None
     retry: Retry | None = None
     """The re-render the critic last asked for; ignored once the frame's job changes."""
+    masks: MaskChoice | None = None
+    """SAM's masks for the person's last point, until one is chosen."""
 
     def image(self) -> Version | None:
         """Return the selected version, or None before the first render."""
@@ -204,6 +227,8 @@ class Storyboard(BaseModel):
     """Frames as they were before each applied correction, for undo."""
     pending: str | None = None
     """The person's last message, waiting to be applied."""
+    inpaint: Inpaint | ChooseMask | None = None
+    """An inpainting request read from the last message, checked and waiting for the inpaint node."""
     applied: list[str] = []
     """Corrections applied so far, in order."""
     notice: str = ""
@@ -211,6 +236,6 @@ class Storyboard(BaseModel):
     done: bool = False
 
 
-STATE_MODELS = (Character, Scene, Placement, FrameSpec, Version, Retry, ShotCheck, Flag, Critique, Frame, Settings,
-                Storyboard, Violation)
+STATE_MODELS = (Character, Scene, Placement, FrameSpec, Version, MaskChoice, Retry, ShotCheck, Flag, Critique, Frame,
+                Settings, Storyboard, Violation, Inpaint, ChooseMask)
 """Every model the checkpointer may store, for its deserialisation allow-list."""

@@ -2,7 +2,7 @@
 
 START -> plan -> lint -> render -> critique -> publish -> review -> correct
 critique -> render (a frame scored too low and has retries left) | publish
-correct -> lint (something changed) | review (nothing did) | export -> END
+correct -> lint (something changed) | inpaint -> critique | review (nothing did) | export -> END
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ def after_correct(state: Storyboard) -> str:
     """Route a handled message: finish, redo the changed frames, or ask again."""
     if state.done:
         return "export"
+    if state.inpaint is not None:
+        return "inpaint"
     if state.notice.startswith(REFUSED):
         return "review"
     return "lint"
@@ -36,7 +38,7 @@ def after_critique(state: Storyboard) -> str:
 def build() -> StateGraph:
     """Return the graph builder with every node and edge."""
     graph = StateGraph(Storyboard, context_schema=Context)
-    for name in ("plan", "lint", "render", "critique", "publish", "review", "correct", "export"):
+    for name in ("plan", "lint", "render", "critique", "publish", "review", "correct", "inpaint", "export"):
         graph.add_node(name, getattr(nodes, name))
     graph.add_edge(START, "plan")
     graph.add_edge("plan", "lint")
@@ -45,7 +47,8 @@ def build() -> StateGraph:
     graph.add_conditional_edges("critique", after_critique, ["render", "publish"])
     graph.add_edge("publish", "review")
     graph.add_edge("review", "correct")
-    graph.add_conditional_edges("correct", after_correct, ["export", "review", "lint"])
+    graph.add_conditional_edges("correct", after_correct, ["export", "inpaint", "review", "lint"])
+    graph.add_edge("inpaint", "critique")
     graph.add_edge("export", END)
     return graph
 

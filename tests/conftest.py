@@ -73,3 +73,19 @@ def tiny_clip(tmp_path_factory) -> Path:
     from tiny_models import write_clip_folder
 
     return write_clip_folder(tmp_path_factory.mktemp("tiny_clip") / "clip")
+
+
+@pytest.fixture(scope="session")
+def tiny_sam(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny SAM checkpoint (.pth) and the JSON file of its sizes (built once per test run)."""
+    from tiny_sam import write_tiny_sam
+
+    return write_tiny_sam(tmp_path_factory.mktemp("tiny_sam"))
+
+
+@pytest.fixture(scope="session")
+def tiny_inpaint(tmp_path_factory) -> Path:
+    """A tiny 9-channel inpainting pipeline saved as a diffusers folder (built once per test run)."""
+    from tiny_inpaint import write_inpaint_folder
+
+    return write_inpaint_folder(tmp_path_factory.mktemp("tiny_inpaint") / "inpaint")

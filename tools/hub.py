@@ -97,25 +97,47 @@ def hub_reachable(repo: str, marker: str = "model_index.json") -> bool:
     return True
 
 
-def checkpoint_family(path: Path) -> str:
-    """Return "sdxl" or "sd15" for a single-file checkpoint, reading only its key names."""
+def checkpoint_family(path: Path, key: str = "model.base") -> str:
+    """Return "sdxl" or "sd15" for a single-file checkpoint, reading only its key names; errors name `key`."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as handle:
             keys = list(handle.keys())
     except Exception as error:  # safetensors raises its own error type for damaged headers
-        raise LibraryError(f"model.base: {path} is damaged or not a safetensors file ({first_line(error)}); "
+        raise LibraryError(f"{key}: {path} is damaged or not a safetensors file ({first_line(error)}); "
                            "expected a Stable Diffusion checkpoint") from None
     return "sdxl" if any(k.startswith("conditioner.embedders.1.") for k in keys) else "sd15"
 
 
-def _check_weights_file(path: Path, spec: ModelSpec) -> None:
-    if path.suffix in PICKLE_SUFFIXES and not spec.allow_pickle:
-        raise LibraryError(f"{path}: pickle checkpoints can run code when loaded; expected a .safetensors file "
+def _check_weights_file(path: Path, allow_pickle: bool, key: str = "") -> None:
+    lead = f"{key}: " if key else ""
+    if path.suffix in PICKLE_SUFFIXES and not allow_pickle:
+        raise LibraryError(f"{lead}{path}: pickle checkpoints can run code when loaded; expected a .safetensors file "
                            "(pass --allow-pickle to load it anyway)")
     if path.suffix not in PICKLE_SUFFIXES + (".safetensors",):
-        raise LibraryError(f"{path}: expected a diffusers folder or a .safetensors checkpoint file")
+        raise LibraryError(f"{lead}{path}: expected a diffusers folder or a .safetensors checkpoint file")
+
+
+def check_source(name: str, key: str, allow_pickle: bool = False) -> Path | None:
+    """Check that a model named by hub id, folder or file can be read before any loading starts.
+
+    Returns the file's path for a single checkpoint file and None for a folder or hub id; a missing
+    folder, a pickle file not allowed or a hub id out of reach offline raises a one-line LibraryError
+    that starts with `key` (the setting it came from).
+    """
+    path = Path(name)
+    if not is_hub_id(name) and path.is_file():
+        # the base model's file messages keep their older form, which starts with the path
+        _check_weights_file(path, allow_pickle, "" if key == "model.base" else key)
+        return path
+    if not is_hub_id(name) and not path.is_dir():
+        raise LibraryError(f"{key}: {path} does not exist; expected a diffusers folder or a .safetensors file")
+    if is_hub_id(name) and offline() and not hub_cached(name):
+        raise LibraryError(f"{key}: {name} is not in the local Hugging Face cache and the hub is "
+                           "switched off (HF_HUB_OFFLINE); expected a downloaded hub id, a diffusers folder or "
+                           "a .safetensors file")
+    return None
 
 
 def _read_pipeline(spec: ModelSpec, dtype: object) -> tuple[object, str]:
@@ -123,19 +145,12 @@ def _read_pipeline(spec: ModelSpec, dtype: object) -> tuple[object, str]:
     from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
 
     local_only = offline()
-    path = Path(spec.base)
-    if not is_hub_id(spec.base) and path.is_file():
-        _check_weights_file(path, spec)
+    path = check_source(spec.base, "model.base", spec.allow_pickle)
+    if path is not None:
         family = checkpoint_family(path) if path.suffix == ".safetensors" else "sd15"
         cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
         extra = {"config": spec.config} if spec.config else {}
         return cls.from_single_file(str(path), dtype=dtype, local_files_only=local_only, **extra), family
-    if not is_hub_id(spec.base) and not path.is_dir():
-        raise LibraryError(f"model.base: {path} does not exist; expected a diffusers folder or a .safetensors file")
-    if is_hub_id(spec.base) and local_only and not hub_cached(spec.base):
-        raise LibraryError(f"model.base: {spec.base} is not in the local Hugging Face cache and the hub is "
-                           "switched off (HF_HUB_OFFLINE); expected a downloaded hub id, a diffusers folder or "
-                           "a .safetensors file")
     pipe = DiffusionPipeline.from_pretrained(spec.base, dtype=dtype, local_files_only=local_only,
                                              use_safetensors=None if spec.allow_pickle else True)
     if isinstance(pipe, StableDiffusionXLPipeline):
@@ -179,27 +194,37 @@ class ModelHub:
         return self._loaded[key]
 
     def _load(self, spec: ModelSpec) -> Loaded:
-        import torch
+        return load_pipeline(lambda dtype: _read_pipeline(spec, dtype), spec.memory, "model.base", spec.base)
 
-        quiet_libraries()
-        device = pick_device()
-        dtype = getattr(torch, dtype_name(device))
-        try:
-            pipe, family = _read_pipeline(spec, dtype)
-        except LibraryError:
-            raise
-        except (OSError, ValueError) as error:
-            raise LibraryError(f"model.base: cannot load {spec.base} ({first_line(error)})") from None
-        pipe.set_progress_bar_config(disable=True)
-        _freeze(pipe)
-        if spec.memory == "offload" and device == "cuda":
-            pipe.enable_model_cpu_offload()
-        else:
-            pipe.to(device)
-        if spec.memory == "slicing":
-            pipe.enable_attention_slicing()
-        return Loaded(pipe=pipe, family=family, device=device, dtype=dtype_name(device),
-                      default_scheduler=dict(pipe.scheduler.config))
+
+def load_pipeline(read: Callable[[object], tuple[object, str]], memory: str, key: str, name: str) -> Loaded:
+    """Read a pipeline with `read(dtype)` and ready it to stay resident on the device picked here.
+
+    Weights come in float16 on CUDA and float32 elsewhere, frozen, with the progress bar off, and
+    placed as `memory` asks ("normal", "offload", "slicing"). A read that fails with OSError or
+    ValueError becomes a one-line LibraryError starting with `key`, naming `name`.
+    """
+    import torch
+
+    quiet_libraries()
+    device = pick_device()
+    dtype = getattr(torch, dtype_name(device))
+    try:
+        pipe, family = read(dtype)
+    except LibraryError:
+        raise
+    except (OSError, ValueError) as error:
+        raise LibraryError(f"{key}: cannot load {name} ({first_line(error)})") from None
+    pipe.set_progress_bar_config(disable=True)
+    _freeze(pipe)
+    if memory == "offload" and device == "cuda":
+        pipe.enable_model_cpu_offload()
+    else:
+        pipe.to(device)
+    if memory == "slicing":
+        pipe.enable_attention_slicing()
+    return Loaded(pipe=pipe, family=family, device=device, dtype=dtype_name(device),
+                  default_scheduler=dict(pipe.scheduler.config))
 
 
 def _freeze(pipe: object) -> None:

@@ -27,7 +27,8 @@ FILE_NAME = "library.toml"
 MEMORY_MODES = ("normal", "slicing", "offload")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_MODEL_KEYS = {"base", "config", "inpaint", "clip", "negative", "memory"}
+_MODEL_KEYS = {"base", "config", "inpaint", "clip", "negative", "memory", "sam", "sam_type"}
+SAM_TYPES = ("vit_b", "vit_l", "vit_h")
 _TOP_KEYS = {"model", "shots", "characters", "weights", "critique"}
 
 
@@ -84,7 +85,12 @@ class Library:
     config: str | None = None
     """For a single-file checkpoint: hub id or folder holding the matching diffusers configs."""
     inpaint: str | None = None
+    """Dedicated inpainting checkpoint; None reuses the base pipeline for repairs."""
     clip: str | None = None
+    sam: str | None = None
+    """Absolute path of a segment-anything checkpoint, for point and box masks."""
+    sam_type: str | None = None
+    """"vit_b", "vit_l", "vit_h", or the absolute path of a JSON file of SAM sizes; None guesses from the file name."""
     negative: str | None = None
     """The checkpoint's own base negative prompt; the shot type's terms are added after it."""
     memory: str = "normal"
@@ -153,6 +159,24 @@ def _weights(table: object) -> Weights:
             raise LibraryError(f"weights.{key}: expected a number from 0 to 2, got {value!r}")
         values[key] = float(value)
     return Weights(**values)
+
+
+def _sam(model: dict, folder: Path) -> tuple[str | None, str | None]:
+    """Resolve the SAM checkpoint (a local file) and its type (a preset name or a JSON file of sizes)."""
+    sam, kind = _text(model, "sam", "model."), _text(model, "sam_type", "model.")
+    if sam is not None:
+        path = folder / Path(sam).expanduser()
+        if not path.is_file():
+            raise LibraryError(f"model.sam: {path} does not exist; expected a SAM checkpoint file "
+                               "(.pth or .safetensors, such as sam_vit_b_01ec64.pth)")
+        sam = str(path.resolve())
+    if kind is not None and kind not in SAM_TYPES:
+        path = folder / Path(kind).expanduser()
+        if not path.is_file():
+            raise LibraryError(f"model.sam_type: expected {', '.join(SAM_TYPES)} or a JSON file of SAM sizes, "
+                               f"got {kind!r}")
+        kind = str(path.resolve())
+    return sam, kind
 
 
 def _critique(table: object) -> CritiqueSettings:
@@ -228,7 +252,9 @@ def parse_library(data: dict, folder: Path, source: str | None = None) -> Librar
     refs = {key: _model_ref(value, folder, f"model.{key}")
             for key in ("base", "config", "inpaint", "clip") if (value := _text(model, key, "model."))}
     loras, classes = _characters(data.get("characters", {}), folder)
+    sam, sam_type = _sam(model, folder)
     return Library(base=refs["base"], config=refs.get("config"), inpaint=refs.get("inpaint"), clip=refs.get("clip"),
+                   sam=sam, sam_type=sam_type,
                    negative=_text(model, "negative", "model."), memory=memory,
                    shots=_shots(data.get("shots", {}), folder), characters=loras, classes=classes,
                    weights=_weights(data.get("weights", {})), critique=_critique(data.get("critique", {})),

@@ -1,0 +1,174 @@
+"""Repairing a region of a frame: check the request, make the mask, inpaint, keep every version.
+
+The correct node checks a request against the state (frame, region, cast, configured models) so a
+bad one changes nothing; the inpaint node then does the model work and records a new version of
+the frame, with its mask and prompt, selected as the frame's image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from graphs.context import Context
+from graphs.corrections import ChooseMask, CorrectionError, Inpaint
+from graphs.rendering import answering, job_of
+from graphs.state import Frame, MaskChoice, Storyboard, Version
+from tools import atomic
+from tools.adapters import adapters_for
+from tools.inpaint import InpaintJob
+from tools.render import ProgressFn
+from tools.segment import SegmentError, check_box, check_point, image_to_mask, mask_to_image, rect_mask, refine
+
+SAM_REFINE = {"blur": 4.0, "dilate": 8, "close": 4}
+"""Defaults for SAM masks: close small gaps, widen a little past the edge, soften it."""
+RECT_REFINE = {"blur": 4.0, "dilate": 0, "close": 0}
+"""Defaults for plain rectangles: the person drew the edge, so only soften it."""
+INPAINT_SEED_STEP = 100_003
+
+
+def _frame(state: Storyboard, number: int) -> Frame:
+    if not 0 <= number < len(state.frames):
+        raise CorrectionError(f"there is no frame {number}: frames are numbered 0 to {len(state.frames) - 1}")
+    frame = state.frames[number]
+    if frame.image() is None:
+        raise CorrectionError(f"frame {number} has no image yet")
+    return frame
+
+
+def named_cast(state: Storyboard, text: str) -> list[str]:
+    """Return the cast tokens a prompt names, in cast order."""
+    return [c.name for c in state.scene.characters if re.search(rf"\b{re.escape(c.name)}\b", text, re.IGNORECASE)]
+
+
+def _check_cast(state: Storyboard, ctx: Context, text: str) -> None:
+    cast = {c.name.lower() for c in state.scene.characters}
+    known = set(ctx.library.characters) | set(ctx.library.classes) if ctx.library else set()
+    for token in sorted(known):
+        if token.lower() not in cast and re.search(rf"\b{re.escape(token)}\b", text, re.IGNORECASE):
+            names = ", ".join(c.name for c in state.scene.characters) or "nobody"
+            raise CorrectionError(f"{token} is not in this scene's cast; expected one of: {names}")
+
+
+def check_request(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context) -> Inpaint | ChooseMask:
+    """Raise CorrectionError unless the request can run; return it with the frame filled in for masks."""
+    if ctx.inpainter is None:
+        raise CorrectionError("inpainting needs Stable Diffusion: expected a library.toml whose checkpoint loads "
+                              "(the sketch renderer cannot inpaint)")
+    if isinstance(command, ChooseMask):
+        waiting = [i for i, f in enumerate(state.frames) if f.masks is not None]
+        number = command.frame if command.frame is not None else (waiting[0] if len(waiting) == 1 else None)
+        if number is None:
+            raise CorrectionError('no masks are waiting; expected "frame N: inpaint point x,y with ..." first'
+                                  if not waiting else "several frames have masks waiting; say \"frame N: mask M\"")
+        frame = _frame(state, number)
+        if frame.masks is None or frame.masks.image != frame.image().path:
+            raise CorrectionError(f"frame {number} has no masks waiting; expected \"frame {number}: inpaint point "
+                                  "x,y with ...\" first")
+        if not 0 <= command.mask < len(frame.masks.paths):
+            raise CorrectionError(f"frame {number} has masks 0 to {len(frame.masks.paths) - 1}, not {command.mask}")
+        return command.model_copy(update={"frame": number})
+    frame = _frame(state, command.frame)
+    if command.region != "rect" and ctx.segmenter is None:
+        raise CorrectionError(f"a {command.region} needs SAM: expected [model] sam in library.toml, "
+                              "or \"inpaint rect ...\" for a plain rectangle")
+    for name, value in (("blur", command.blur), ("dilate", command.dilate), ("close", command.close)):
+        if value is not None and not 0 <= value <= 256:
+            raise CorrectionError(f"{name} {value:g}: expected a number of pixels from 0 to 256")
+    if not command.prompt.strip():
+        raise CorrectionError("say what to draw in the region after \"with\"")
+    _check_cast(state, ctx, command.prompt)
+    with Image.open(Path(state.out_dir) / frame.image().path) as image:
+        size = image.size
+    try:
+        (check_point if command.region == "point" else check_box)(tuple(command.coords), size)
+    except SegmentError as error:
+        raise CorrectionError(f"frame {command.frame}: {error}") from None
+    return command
+
+
+def _open(out: Path, path: str) -> Image.Image:
+    with Image.open(out / path) as image:
+        return image.convert("RGB")
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def propose_masks(state: Storyboard, command: Inpaint, ctx: Context) -> dict:
+    """Run SAM on a point, save its three masks, and wait for the person to choose one."""
+    out, i = Path(state.out_dir), command.frame
+    frame = state.frames[i]
+    image = frame.image()
+    masks = ctx.segmenter.point_masks(_open(out, image.path), tuple(command.coords))
+    stem = _digest(image.path, command.coords)
+    paths = [f"frames/masks/{frame.id}-{stem}-point-{m}.png" for m in range(len(masks))]
+    for path, mask in zip(paths, masks):
+        atomic.write_png(out / path, mask_to_image(mask.pixels))
+    refine_with = {k: getattr(command, k) if getattr(command, k) is not None else v for k, v in SAM_REFINE.items()}
+    choice = MaskChoice(image=image.path, point=command.coords, prompt=command.prompt, paths=paths,
+                        scores=[round(m.score, 4) for m in masks], **refine_with)
+    frames = list(state.frames)
+    frames[i] = frame.model_copy(update={"masks": choice})
+    listed = ", ".join(f"mask {m} ({s:.2f}) {p}" for m, (s, p) in enumerate(zip(choice.scores, paths)))
+    return {"frames": frames,
+            "notice": f"frame {i}: SAM proposes {len(paths)} masks: {listed}; say \"mask N\" to inpaint with one"}
+
+
+def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context,
+                  on_progress: ProgressFn | None = None) -> dict:
+    """Make the mask, inpaint the frame's image with it, and record the results as new versions."""
+    out = Path(state.out_dir)
+    i = command.frame
+    frame = state.frames[i]
+    image = frame.image()
+    source = _open(out, image.path)
+    if isinstance(command, ChooseMask):
+        choice = frame.masks
+        with Image.open(out / choice.paths[command.mask]) as chosen:
+            raw = image_to_mask(chosen) > 0.5
+        prompt, region = choice.prompt, f"mask {command.mask} of point {choice.point[0]},{choice.point[1]}"
+        refine_with = {"blur": choice.blur, "dilate": choice.dilate, "close": choice.close}
+    else:
+        box = tuple(command.coords)
+        raw = (rect_mask(source.size, box) if command.region == "rect" else ctx.segmenter.box_mask(source, box)).pixels
+        prompt, region = command.prompt, f"{command.region} {','.join(map(str, box))}"
+        defaults = RECT_REFINE if command.region == "rect" else SAM_REFINE
+        refine_with = {k: getattr(command, k) if getattr(command, k) is not None else v for k, v in defaults.items()}
+    mask = mask_to_image(refine(np.asarray(raw), **refine_with))
+    settings, job = state.settings, job_of(image)
+    earlier = sum(v.kind == "inpaint" for v in frame.versions)
+    seed = (frame.spec.seed + INPAINT_SEED_STEP * (earlier + 1)) % (2**31 - 1)
+    adapters = tuple(a for a in adapters_for(ctx.library, frame.spec.shot_type, named_cast(state, prompt))
+                     if not a.name.startswith("shot_")) if ctx.library else ()
+    request = InpaintJob(image=source, mask=mask, prompt=prompt, negative_prompt=frame.spec.negative_prompt, seed=seed,
+                         candidates=settings.candidates, steps=settings.steps, guidance=settings.guidance,
+                         scheduler=settings.scheduler, adapters=adapters)
+    result = ctx.inpainter.inpaint(request, on_progress)
+    stem = _digest(image.path, np.asarray(mask).tobytes(), prompt, seed, settings.candidates, settings.steps,
+                   settings.guidance, settings.scheduler, adapters)
+    mask_path = f"frames/masks/{frame.id}-{stem}.png"
+    atomic.write_png(out / mask_path, mask)
+    versions = []
+    for k, picture in enumerate(result.images):
+        path = f"frames/versions/{frame.id}-inpaint-{stem}-{k}.png"
+        atomic.write_png(out / path, picture)
+        versions.append(Version(path=path, key=f"{stem}i" if k == 0 else f"{stem}i-{k}", job=job, seed=seed + k,
+                                renderer=result.renderer, kind="inpaint", mask=mask_path, prompt=prompt,
+                                source=image.path, adapters={a.name: a.weight for a in adapters},
+                                steps=settings.steps, guidance=settings.guidance, scheduler=settings.scheduler,
+                                model=str(result.info.get("model", ""))))
+    frame = frame.model_copy(update={"versions": frame.versions + versions, "masks": None})
+    chosen = len(answering(frame, job)) - len(versions)
+    frame = frame.model_copy(update={"selected": len(frame.versions) - len(versions),
+                                     "picks": {**frame.picks, job: chosen}})
+    frames = list(state.frames)
+    frames[i] = frame
+    more = f"; candidates {chosen} to {chosen + len(versions) - 1} (\"frame {i}: pick N\" to switch)" \
+        if len(versions) > 1 else ""
+    return {"frames": frames, "notice": f"frame {i}: inpainted {region} with {prompt!r}{more}"}
