@@ -22,7 +22,7 @@ from tools import atomic
 from tools.adapters import adapters_for
 from tools.inpaint import InpaintJob
 from tools.render import ProgressFn
-from tools.segment import SegmentError, check_box, check_point, image_to_mask, mask_to_image, rect_mask, refine
+from tools.masks import SegmentError, check_box, check_point, image_to_mask, mask_to_image, rect_mask, refine
 
 SAM_REFINE = {"blur": 4.0, "dilate": 8, "close": 4}
 """Defaults for SAM masks: close small gaps, widen a little past the edge, soften it."""
@@ -115,7 +115,8 @@ def propose_masks(state: Storyboard, command: Inpaint, ctx: Context) -> dict:
                         scores=[round(m.score, 4) for m in masks], **refine_with)
     frames = list(state.frames)
     frames[i] = frame.model_copy(update={"masks": choice})
-    listed = ", ".join(f"mask {m} ({s:.2f}) {p}" for m, (s, p) in enumerate(zip(choice.scores, paths)))
+    listed = ", ".join(f"mask {m} (score {mask.score:.2f}, {mask.pixels.mean():.0%} of the image) {path}"
+                       for m, (mask, path) in enumerate(zip(masks, paths)))
     return {"frames": frames,
             "notice": f"frame {i}: SAM proposes {len(paths)} masks: {listed}; say \"mask N\" to inpaint with one"}
 
@@ -140,7 +141,11 @@ def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
         prompt, region = command.prompt, f"{command.region} {','.join(map(str, box))}"
         defaults = RECT_REFINE if command.region == "rect" else SAM_REFINE
         refine_with = {k: getattr(command, k) if getattr(command, k) is not None else v for k, v in defaults.items()}
-    mask = mask_to_image(refine(np.asarray(raw), **refine_with))
+    refined = refine(np.asarray(raw), **refine_with)
+    if not refined.any():
+        raise CorrectionError(f"frame {i}: the {region} mask covers nothing; expected a region with some pixels in it "
+                              "(try another mask, a box, or dilate N)")
+    mask = mask_to_image(refined)
     settings, job = state.settings, job_of(image)
     earlier = sum(v.kind == "inpaint" for v in frame.versions)
     seed = (frame.spec.seed + INPAINT_SEED_STEP * (earlier + 1)) % (2**31 - 1)

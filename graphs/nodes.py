@@ -143,11 +143,15 @@ def inpaint(state: Storyboard, runtime: Runtime[Context]) -> dict:
 
     def progress(step: int, steps: int) -> None:
         write({"type": "progress", "frame": command.frame, "frames": len(state.frames), "step": step, "steps": steps})
-    with ctx.gpu_lock:
-        if isinstance(command, Inpaint) and command.region == "point":
-            update = propose_masks(state, command, ctx)
-        else:
-            update = inpaint_frame(state, command, ctx, progress)
+    try:
+        with ctx.gpu_lock:
+            if isinstance(command, Inpaint) and command.region == "point":
+                update = propose_masks(state, command, ctx)
+            else:
+                update = inpaint_frame(state, command, ctx, progress)
+    except CorrectionError as error:
+        write({"type": "error", "message": str(error)})
+        return {"inpaint": None, "pending": None, "notice": f"{REFUSED}{error}"}
     write({"type": "message", "message": update["notice"]})
     history = (state.history + [state.frames])[-HISTORY_LIMIT:]
     return {**update, "history": history, "inpaint": None, "pending": None,

@@ -12,7 +12,6 @@ twice. The model loads on first use through the model hub and runs under the pro
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ from PIL import Image
 from prompts.shot_types import SHOT_TYPES, shot_by_slug, shot_description
 from tools.hub import GPU_LOCK, HUB, ModelHub, dtype_name, first_line, offline, pick_device, quiet_libraries
 from tools.library import LibraryError
+from tools.render import image_digest
 
 DEFAULT_CLIP = "openai/clip-vit-large-patch14"
 _CACHE_LIMIT = 4096
@@ -90,7 +90,7 @@ class ClipCritic:
 
     def image_embeddings(self, images: list[Image.Image]) -> np.ndarray:
         """Return unit embeddings, one row per image; images not seen before go through CLIP in one batch."""
-        keys = [_digest(image) for image in images]
+        keys = [image_digest(image) for image in images]
         return _lookup(self._images, keys, dict(zip(keys, images)),
                        lambda fresh: self._encode(images=[image.convert("RGB") for image in fresh]))
 
@@ -146,10 +146,6 @@ def _lookup(cache: dict, keys: list[str], items: dict, encode) -> np.ndarray:
             cache.clear()
         cache.update((key, found[key]) for key in fresh)
     return np.stack([found[key] for key in keys])
-
-
-def _digest(image: Image.Image) -> str:
-    return hashlib.blake2b(image.tobytes() + f"{image.mode}{image.size}".encode(), digest_size=16).hexdigest()
 
 
 def likeness(embeddings: np.ndarray, members: dict[str, list[int]]) -> dict[int, dict[str, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -98,3 +99,8 @@ class Renderer(Protocol):
     def facts(self, job: RenderJob) -> dict:
         """Return what storyboard.json records about how `job` is drawn (model, adapters, steps...)."""
         ...
+
+
+def image_digest(image: Image.Image) -> str:
+    """Return a short fingerprint of an image's pixels, mode and size (for caches keyed by content)."""
+    return hashlib.blake2b(image.tobytes() + f"{image.mode}{image.size}".encode(), digest_size=16).hexdigest()

@@ -168,6 +168,19 @@ def test_bad_inpaint_input_is_one_line_and_changes_nothing(cli, tmp_path, tiny_s
     assert not (out / "frames" / "masks").exists()
 
 
+def test_an_empty_mask_is_refused_and_changes_nothing(cli, tmp_path, tiny_sd, tiny_sam):
+    scene = project(tmp_path, tiny_sd, tiny_sam)
+    out = tmp_path / "out"
+    first = cli("run", scene, "--out", out, *FAST, "--then", "frame 1: inpaint point 30,30 dilate 0 close 0 blur 0 "
+                "with a red umbrella")
+    assert first.exit_code == 0, first.output
+    blank = sorted((out / "frames" / "masks").glob("*-point-0.png"))[0]
+    Image.new("L", (64, 64), 0).save(blank)  # as if SAM had found nothing there
+    result = cli("run", scene, "--out", out, *FAST, "--resume", "--then", "mask 0")
+    assert result.exit_code == 1 and "covers nothing" in result.stderr and "expected" in result.stderr
+    assert all(len(f["versions"]) == 1 for f in document(out)["frames"])
+
+
 def test_sam_prompts_need_a_sam_checkpoint_but_rectangles_do_not(cli, tmp_path, tiny_sd):
     scene = project(tmp_path, tiny_sd, None)
     result = cli("run", scene, "--out", tmp_path / "a", *FAST, "--then", "frame 0: inpaint box 8,8,40,40 with a hat")

@@ -12,8 +12,8 @@ from tiny_sam import TINY_SAM, write_tiny_sam
 
 from tools.hub import ModelHub
 from tools.library import LibraryError
-from tools.segment import (SAM_PRESETS, Mask, SegmentError, Segmenter, check_box, check_point, guess_sam_type,
-                           image_to_mask, load_sam, mask_to_image, rect_mask, refine, sam_config)
+from tools.masks import Mask, SegmentError, check_box, check_point, image_to_mask, mask_to_image, rect_mask, refine
+from tools.segment import SAM_PRESETS, Segmenter, guess_sam_type, load_sam, sam_config
 
 
 @pytest.fixture(scope="module")
