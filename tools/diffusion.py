@@ -13,7 +13,7 @@ import functools
 import threading
 
 from prompts.shot_types import negative_prompt
-from tools.hub import GPU_LOCK, HUB, ModelHub, ModelSpec, dtype_name, pick_device, use_scheduler
+from tools.hub import GPU_LOCK, HUB, Loaded, ModelHub, ModelSpec, dtype_name, pick_device, use_scheduler
 from tools.loras import activate, ensure_loaded, file_stamp
 from tools.render import ProgressFn, RenderJob, RenderResult
 
@@ -66,34 +66,46 @@ class DiffusionRenderer:
 
     def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
         """Render every candidate of the job in one call, candidate k from seed job.seeds()[k]."""
-        import torch
-
+        negative = self.negative_for(job)
         with GPU_LOCK:
             loaded = self.hub.pipeline(self.model)
-            ensure_loaded(loaded, job.adapters, self.model.allow_pickle)
-            activate(loaded, job.adapters)
-            use_scheduler(loaded, job.scheduler)
-            generators = [torch.Generator("cpu").manual_seed(seed) for seed in job.seeds()]
-
-            def step(pipe, index: int, timestep, tensors: dict) -> dict:
-                if on_progress is not None:
-                    on_progress(index + 1, job.steps)
-                if self._stop.is_set():
-                    pipe._interrupt = True
-                return tensors
-
-            negative = self.negative_for(job)
-            try:
-                output = loaded.pipe(prompt=job.prompt, negative_prompt=negative, num_inference_steps=job.steps,
-                                     guidance_scale=job.guidance, width=job.width, height=job.height,
-                                     num_images_per_prompt=job.candidates, generator=generators,
-                                     callback_on_step_end=step, output_type="pil")
-            finally:
-                stopped = self._stop.is_set()
-                self._stop.clear()
-            if stopped:
-                raise Cancelled("rendering was cancelled; frames finished before it stay on disk")
+            images = sample(loaded, job, self.model.allow_pickle, self._stop, on_progress,
+                            "rendering was cancelled; frames finished before it stay on disk",
+                            prompt=job.prompt, negative_prompt=negative, width=job.width, height=job.height)
         info = {**self.facts(job), "family": loaded.family, "device": loaded.device, "dtype": loaded.dtype,
                 "negative_prompt": negative}
-        return RenderResult(images=list(output.images), seeds=job.seeds(), renderer=self.name, info=info)
+        return RenderResult(images=images, seeds=job.seeds(), renderer=self.name, info=info)
 
+
+def sample(loaded: Loaded, job: RenderJob, allow_pickle: bool, stop: threading.Event,
+           on_progress: ProgressFn | None, cancelled: str, **inputs) -> list:
+    """Run one batched pipeline call for a job (its LoRAs, scheduler and seeds); call with GPU_LOCK held.
+
+    `job` may be any job with adapters, scheduler, steps, guidance, candidates and seeds(); `inputs`
+    are the pipeline's own arguments (prompts, size, image and mask). Setting `stop` ends the call
+    after the current step with Cancelled(`cancelled`).
+    """
+    import torch
+
+    ensure_loaded(loaded, job.adapters, allow_pickle)
+    activate(loaded, job.adapters)
+    use_scheduler(loaded, job.scheduler)
+    generators = [torch.Generator("cpu").manual_seed(seed) for seed in job.seeds()]
+
+    def step(pipe, index: int, timestep, tensors: dict) -> dict:
+        if on_progress is not None:
+            on_progress(index + 1, job.steps)
+        if stop.is_set():
+            pipe._interrupt = True
+        return tensors
+
+    try:
+        output = loaded.pipe(**inputs, num_inference_steps=job.steps, guidance_scale=job.guidance,
+                             num_images_per_prompt=job.candidates, generator=generators,
+                             callback_on_step_end=step, output_type="pil")
+    finally:
+        stopped = stop.is_set()
+        stop.clear()
+    if stopped:
+        raise Cancelled(cancelled)
+    return list(output.images)

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from tools.diffusion import Cancelled
+from tools.diffusion import sample
 from tools.hub import (GPU_LOCK, HUB, Loaded, ModelHub, ModelSpec, check_source, checkpoint_family, load_pipeline,
-                       offline, use_scheduler)
+                       offline)
 from tools.library import LibraryError
-from tools.loras import activate, ensure_loaded
 from tools.render import Adapter, ProgressFn, RenderResult
 
 KEY = "model.inpaint"
@@ -82,35 +81,13 @@ class Inpainter:
 
     def inpaint(self, job: InpaintJob, on_progress: ProgressFn | None = None) -> RenderResult:
         """Redraw the masked part of the frame for every candidate in one call; unmasked pixels stay as given."""
-        import torch
-
         image, mask = _check_frame(job)
         with GPU_LOCK:
-            loaded = self.pipeline()
-            ensure_loaded(loaded, job.adapters, self.model.allow_pickle)
-            activate(loaded, job.adapters)
-            use_scheduler(loaded, job.scheduler)
-            generators = [torch.Generator("cpu").manual_seed(seed) for seed in job.seeds()]
-
-            def step(pipe, index: int, timestep, tensors: dict) -> dict:
-                if on_progress is not None:
-                    on_progress(index + 1, job.steps)
-                if self._stop.is_set():
-                    pipe._interrupt = True
-                return tensors
-
-            try:
-                output = loaded.pipe(prompt=job.prompt, negative_prompt=job.negative_prompt, image=image,
-                                     mask_image=mask, height=image.height, width=image.width, strength=1.0,
-                                     num_inference_steps=job.steps, guidance_scale=job.guidance,
-                                     num_images_per_prompt=job.candidates, generator=generators,
-                                     callback_on_step_end=step, output_type="pil")
-            finally:
-                stopped = self._stop.is_set()
-                self._stop.clear()
-            if stopped:
-                raise Cancelled("inpainting was cancelled; the frame keeps its current image")
-        images = [keep_unmasked(image, result, mask) for result in output.images]
+            results = sample(self.pipeline(), job, self.model.allow_pickle, self._stop, on_progress,
+                             "inpainting was cancelled; the frame keeps its current image",
+                             prompt=job.prompt, negative_prompt=job.negative_prompt, image=image, mask_image=mask,
+                             height=image.height, width=image.width, strength=1.0)
+        images = [keep_unmasked(image, result, mask) for result in results]
         info = {"model": self.model.base, "inpaint": self.checkpoint or "from base",
                 "adapters": {a.name: a.weight for a in job.adapters}, "steps": job.steps,
                 "guidance": job.guidance, "scheduler": job.scheduler}
