@@ -103,7 +103,7 @@ def make_context(planner: str = "auto", renderer: str = "auto", library: Library
         raise ConfigError("--planner openai: the OpenAI planner is not part of this version yet; use rules")
     drawer, notices = _renderer(renderer, library, allow_pickle)
     critic, more = _critic(library)
-    inpainter = (Inpainter(drawer.model, library.inpaint, library.negative)
+    inpainter = (Inpainter(drawer.model, library.inpaint)
                  if isinstance(drawer, DiffusionRenderer) and library is not None else None)
     return Choice(Context(planner=RulesPlanner(), renderer=drawer, critic=critic, segmenter=_segmenter(library),
                           inpainter=inpainter, library=library), notices + more)

@@ -9,7 +9,7 @@ from graphs.corrections import (Command, CorrectionError, Export, Pick, Regenera
                                 Swap, Undo)
 from graphs.planner import home_sides, place
 from graphs.rendering import answering, job_of
-from graphs.state import Frame, Placement, Storyboard
+from graphs.state import Character, Frame, Placement, Storyboard
 from prompts.shot_types import shot_by_slug
 
 HISTORY_LIMIT = 50
@@ -26,13 +26,18 @@ def _check(frames: list[Frame], number: int) -> int:
     return number
 
 
+def named(cast: list[Character], text: str) -> list[Character]:
+    """Return the cast members a text names by token, in cast order."""
+    return [p for p in cast if re.search(rf"\b{re.escape(p.name)}\b", text, re.IGNORECASE)]
+
+
 def _rewrite(state: Storyboard, frame: Frame, text: str) -> Frame:
     cast = state.scene.characters
-    named = [p for p in cast if re.search(rf"\b{re.escape(p.name)}\b", text, re.IGNORECASE)]
+    named_here = named(cast, text)
     old = {c.name: c for c in frame.spec.characters}
-    positions = place([p.name for p in named], home_sides(cast)) if named else []
-    people = [old[p.name] if p.name in old and len(named) == len(old) else
-              Placement(name=p.name, class_word=p.class_word, position=pos) for p, pos in zip(named, positions)]
+    positions = place([p.name for p in named_here], home_sides(cast)) if named_here else []
+    people = [old[p.name] if p.name in old and len(named_here) == len(old) else
+              Placement(name=p.name, class_word=p.class_word, position=pos) for p, pos in zip(named_here, positions)]
     spec = frame.spec.model_copy(update={"prompt": text, "characters": people, "written_by": "person"})
     return frame.model_copy(update={"spec": spec})
 

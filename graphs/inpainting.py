@@ -16,9 +16,11 @@ from PIL import Image
 
 from graphs.context import Context
 from graphs.corrections import ChooseMask, CorrectionError, Inpaint
-from graphs.rendering import answering, job_of
+from graphs.edits import named
+from graphs.rendering import answering, job_of, open_rgb
 from graphs.state import Frame, MaskChoice, Storyboard, Version
 from tools import atomic
+from prompts.shot_types import negative_prompt
 from tools.adapters import adapters_for
 from tools.inpaint import InpaintJob
 from tools.render import ProgressFn
@@ -40,11 +42,6 @@ def _frame(state: Storyboard, number: int) -> Frame:
     return frame
 
 
-def named_cast(state: Storyboard, text: str) -> list[str]:
-    """Return the cast tokens a prompt names, in cast order."""
-    return [c.name for c in state.scene.characters if re.search(rf"\b{re.escape(c.name)}\b", text, re.IGNORECASE)]
-
-
 def _check_cast(state: Storyboard, ctx: Context, text: str) -> None:
     cast = {c.name.lower() for c in state.scene.characters}
     known = set(ctx.library.characters) | set(ctx.library.classes) if ctx.library else set()
@@ -60,13 +57,13 @@ def check_request(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
         raise CorrectionError("inpainting needs Stable Diffusion: expected a library.toml whose checkpoint loads "
                               "(the sketch renderer cannot inpaint)")
     if isinstance(command, ChooseMask):
-        waiting = [i for i, f in enumerate(state.frames) if f.masks is not None]
+        waiting = [i for i, f in enumerate(state.frames) if _waiting(f)]
         number = command.frame if command.frame is not None else (waiting[0] if len(waiting) == 1 else None)
         if number is None:
             raise CorrectionError('no masks are waiting; expected "frame N: inpaint point x,y with ..." first'
                                   if not waiting else "several frames have masks waiting; say \"frame N: mask M\"")
         frame = _frame(state, number)
-        if frame.masks is None or frame.masks.image != frame.image().path:
+        if not _waiting(frame):
             raise CorrectionError(f"frame {number} has no masks waiting; expected \"frame {number}: inpaint point "
                                   "x,y with ...\" first")
         if not 0 <= command.mask < len(frame.masks.paths):
@@ -77,13 +74,17 @@ def check_request(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
         raise CorrectionError(f"a {command.region} needs SAM: expected [model] sam in library.toml, "
                               "or \"inpaint rect ...\" for a plain rectangle")
     for name, value in (("blur", command.blur), ("dilate", command.dilate), ("close", command.close)):
-        if value is not None and not 0 <= value <= 256:
-            raise CorrectionError(f"{name} {value:g}: expected a number of pixels from 0 to 256")
+        if value is not None and not 0 <= value <= 64:
+            raise CorrectionError(f"{name} {value:g}: expected a number of pixels from 0 to 64")
     if not command.prompt.strip():
         raise CorrectionError("say what to draw in the region after \"with\"")
     _check_cast(state, ctx, command.prompt)
-    with Image.open(Path(state.out_dir) / frame.image().path) as image:
-        size = image.size
+    try:
+        with Image.open(Path(state.out_dir) / frame.image().path) as image:
+            size = image.size
+    except OSError:
+        raise CorrectionError(f"frame {command.frame}: its image {frame.image().path} is missing or unreadable; "
+                              "expected the file the storyboard names (regenerate the frame)") from None
     try:
         (check_point if command.region == "point" else check_box)(tuple(command.coords), size)
     except SegmentError as error:
@@ -91,9 +92,15 @@ def check_request(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
     return command
 
 
-def _open(out: Path, path: str) -> Image.Image:
-    with Image.open(out / path) as image:
-        return image.convert("RGB")
+def _waiting(frame: Frame) -> bool:
+    """Tell whether SAM's masks for the frame's current image wait for a choice."""
+    return frame.masks is not None and frame.image() is not None and frame.masks.image == frame.image().path
+
+
+def _refinement(command: Inpaint, defaults: dict) -> dict:
+    """Return the blur, dilate and close to use: the command's own values, else the defaults."""
+    return {key: getattr(command, key) if getattr(command, key) is not None else value
+            for key, value in defaults.items()}
 
 
 def _digest(*parts: object) -> str:
@@ -105,12 +112,12 @@ def propose_masks(state: Storyboard, command: Inpaint, ctx: Context) -> dict:
     out, i = Path(state.out_dir), command.frame
     frame = state.frames[i]
     image = frame.image()
-    masks = ctx.segmenter.point_masks(_open(out, image.path), tuple(command.coords))
+    masks = ctx.segmenter.point_masks(open_rgb(out, image.path), tuple(command.coords))
     stem = _digest(image.path, command.coords)
     paths = [f"frames/masks/{frame.id}-{stem}-point-{m}.png" for m in range(len(masks))]
     for path, mask in zip(paths, masks):
         atomic.write_png(out / path, mask_to_image(mask.pixels))
-    refine_with = {k: getattr(command, k) if getattr(command, k) is not None else v for k, v in SAM_REFINE.items()}
+    refine_with = _refinement(command, SAM_REFINE)
     choice = MaskChoice(image=image.path, point=command.coords, prompt=command.prompt, paths=paths,
                         scores=[round(m.score, 4) for m in masks], **refine_with)
     frames = list(state.frames)
@@ -128,19 +135,22 @@ def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
     i = command.frame
     frame = state.frames[i]
     image = frame.image()
-    source = _open(out, image.path)
+    source = open_rgb(out, image.path)
     if isinstance(command, ChooseMask):
         choice = frame.masks
-        with Image.open(out / choice.paths[command.mask]) as chosen:
-            raw = image_to_mask(chosen) > 0.5
+        try:
+            with Image.open(out / choice.paths[command.mask]) as chosen:
+                raw = image_to_mask(chosen) > 0.5
+        except OSError:
+            raise CorrectionError(f"frame {i}: mask file {choice.paths[command.mask]} is missing or unreadable; "
+                                  "expected the file SAM proposed (ask for the point again)") from None
         prompt, region = choice.prompt, f"mask {command.mask} of point {choice.point[0]},{choice.point[1]}"
         refine_with = {"blur": choice.blur, "dilate": choice.dilate, "close": choice.close}
     else:
         box = tuple(command.coords)
         raw = (rect_mask(source.size, box) if command.region == "rect" else ctx.segmenter.box_mask(source, box)).pixels
         prompt, region = command.prompt, f"{command.region} {','.join(map(str, box))}"
-        defaults = RECT_REFINE if command.region == "rect" else SAM_REFINE
-        refine_with = {k: getattr(command, k) if getattr(command, k) is not None else v for k, v in defaults.items()}
+        refine_with = _refinement(command, RECT_REFINE if command.region == "rect" else SAM_REFINE)
     refined = refine(np.asarray(raw), **refine_with)
     if not refined.any():
         raise CorrectionError(f"frame {i}: the {region} mask covers nothing; expected a region with some pixels in it "
@@ -149,9 +159,11 @@ def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
     settings, job = state.settings, job_of(image)
     earlier = sum(v.kind == "inpaint" for v in frame.versions)
     seed = (frame.spec.seed + INPAINT_SEED_STEP * (earlier + 1)) % (2**31 - 1)
-    adapters = tuple(a for a in adapters_for(ctx.library, frame.spec.shot_type, named_cast(state, prompt))
-                     if not a.name.startswith("shot_")) if ctx.library else ()
-    request = InpaintJob(image=source, mask=mask, prompt=prompt, negative_prompt=frame.spec.negative_prompt, seed=seed,
+    people = [c.name for c in named(state.scene.characters, prompt)]
+    adapters = adapters_for(ctx.library, frame.spec.shot_type, people, with_shot=False) if ctx.library else ()
+    negative = (negative_prompt(frame.spec.shot_type, ctx.library.negative) if ctx.library and ctx.library.negative
+                else frame.spec.negative_prompt)
+    request = InpaintJob(image=source, mask=mask, prompt=prompt, negative_prompt=negative, seed=seed,
                          candidates=settings.candidates, steps=settings.steps, guidance=settings.guidance,
                          scheduler=settings.scheduler, adapters=adapters)
     result = ctx.inpainter.inpaint(request, on_progress)
@@ -167,7 +179,7 @@ def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
                                 renderer=result.renderer, kind="inpaint", mask=mask_path, prompt=prompt,
                                 source=image.path, adapters={a.name: a.weight for a in adapters},
                                 steps=settings.steps, guidance=settings.guidance, scheduler=settings.scheduler,
-                                model=str(result.info.get("model", ""))))
+                                model=str(ctx.inpainter.checkpoint or result.info.get("model", ""))))
     frame = frame.model_copy(update={"versions": frame.versions + versions, "masks": None})
     chosen = len(answering(frame, job)) - len(versions)
     frame = frame.model_copy(update={"selected": len(frame.versions) - len(versions),

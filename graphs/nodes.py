@@ -144,6 +144,7 @@ def inpaint(state: Storyboard, runtime: Runtime[Context]) -> dict:
     def progress(step: int, steps: int) -> None:
         write({"type": "progress", "frame": command.frame, "frames": len(state.frames), "step": step, "steps": steps})
     try:
+        command = check_request(state, command, ctx)  # again: a resumed run may have other models or files
         with ctx.gpu_lock:
             if isinstance(command, Inpaint) and command.region == "point":
                 update = propose_masks(state, command, ctx)

@@ -132,6 +132,12 @@ def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path
     return frame.model_copy(update={"selected": choose(frame, key)}), status
 
 
+def open_rgb(out: Path, path: str) -> Image.Image:
+    """Return an image of the output folder, read fully into memory as RGB."""
+    with Image.open(out / path) as image:
+        return image.convert("RGB")
+
+
 def _verify(out: Path, paths: list[str]) -> None:
     """Check images left by an earlier, interrupted run can be read before reusing them."""
     for path in paths:

@@ -11,20 +11,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from PIL import Image
-
-from graphs.rendering import answering, choose, job_of
+from graphs.rendering import answering, choose, job_of, open_rgb
 from graphs.state import Critique, Flag, Frame, Retry, ShotCheck
 from prompts.shot_types import shot_by_slug
 from tools.critique import ClipCritic, likeness, outliers, repeats
 from tools.library import CritiqueSettings
 
 NO_SCORER = "no scorer ran: no CLIP model is configured"
-
-
-def _open(out: Path, path: str) -> Image.Image:
-    with Image.open(out / path) as image:
-        return image.convert("RGB")
 
 
 def pending_retry(frame: Frame) -> bool:
@@ -41,7 +34,7 @@ def score_candidates(frame: Frame, critic: ClipCritic, out: Path) -> Frame:
     todo = [i for i in answering(frame, key) if frame.versions[i].clip_score is None]
     if not todo:
         return frame
-    scores = critic.scores([_open(out, frame.versions[i].path) for i in todo], frame.spec.prompt)
+    scores = critic.scores([open_rgb(out, frame.versions[i].path) for i in todo], frame.spec.prompt)
     versions = list(frame.versions)
     for i, score in zip(todo, scores):
         versions[i] = versions[i].model_copy(update={"clip_score": round(score, 4)})
@@ -60,7 +53,7 @@ def decide(frame: Frame, critic: ClipCritic, settings: CritiqueSettings, out: Pa
     group = answering(frame, key)
     fitting = []
     if settings.shot_retry:
-        images = [_open(out, frame.versions[i].path) for i in group]
+        images = [open_rgb(out, frame.versions[i].path) for i in group]
         guesses = critic.shot_guesses(critic.image_embeddings(images), [frame.spec.shot_type] * len(group))
         fitting = [i for i, guess in zip(group, guesses) if guess.ok]
     best = max(fitting or group, key=lambda i: frame.versions[i].clip_score or 0.0)
@@ -76,7 +69,7 @@ def decide(frame: Frame, critic: ClipCritic, settings: CritiqueSettings, out: Pa
 
 def review_frames(frames: list[Frame], critic: ClipCritic, settings: CritiqueSettings, out: Path) -> list[Frame]:
     """Return the frames with a fresh critique each, from checks across the whole storyboard."""
-    embeddings = critic.image_embeddings([_open(out, f.image().path) for f in frames])
+    embeddings = critic.image_embeddings([open_rgb(out, f.image().path) for f in frames])
     guesses = critic.shot_guesses(embeddings, [f.spec.shot_type for f in frames])
     members: dict[str, list[int]] = {}
     for i, frame in enumerate(frames):

@@ -2,7 +2,8 @@
 
 START -> plan -> lint -> render -> critique -> publish -> review -> correct
 critique -> render (a frame scored too low and has retries left) | publish
-correct -> lint (something changed) | inpaint -> critique | review (nothing did) | export -> END
+correct -> lint (something changed) | inpaint | review (nothing did) | export -> END
+inpaint -> critique (a frame was repaired or got masks to choose from) | review (refused)
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def after_correct(state: Storyboard) -> str:
     return "lint"
 
 
+def after_inpaint(state: Storyboard) -> str:
+    """Show a repaired frame's critique, or go straight back to the person when the repair was refused."""
+    return "review" if state.notice.startswith(REFUSED) else "critique"
+
+
 def after_critique(state: Storyboard) -> str:
     """Go back to render while the critic has asked for a retry, else publish."""
     return "render" if any(pending_retry(f) for f in state.frames) else "publish"
@@ -48,7 +54,7 @@ def build() -> StateGraph:
     graph.add_edge("publish", "review")
     graph.add_edge("review", "correct")
     graph.add_conditional_edges("correct", after_correct, ["export", "inpaint", "review", "lint"])
-    graph.add_edge("inpaint", "critique")
+    graph.add_conditional_edges("inpaint", after_inpaint, ["critique", "review"])
     graph.add_edge("export", END)
     return graph
 

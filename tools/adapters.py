@@ -34,11 +34,11 @@ def character_weight(weights: Weights, shot_type: str, count: int) -> float:
     return round(base * (weights.shared if count > 1 else 1.0), 4)
 
 
-def adapters_for(library: Library, shot_type: str, names: list[str]) -> tuple[Adapter, ...]:
-    """Return the adapters for a frame: its shot LoRA, then each named character's LoRA, with weights."""
+def adapters_for(library: Library, shot_type: str, names: list[str], with_shot: bool = True) -> tuple[Adapter, ...]:
+    """Return the adapters for a frame: its shot LoRA (unless `with_shot` is off), then each named character's."""
     slug = shot_by_slug(shot_type).slug
     chosen = []
-    if slug in library.shots:
+    if with_shot and slug in library.shots:
         chosen.append(Adapter(adapter_name("shot", slug), library.shots[slug], library.weights.shot))
     people = [name for name in dict.fromkeys(names) if name in library.characters]
     weight = character_weight(library.weights, slug, len(people))

@@ -56,13 +56,10 @@ class Inpainter:
 
     name = "diffusers-inpaint"
 
-    def __init__(self, model: ModelSpec, inpaint: str | None = None, base_negative: str | None = None,
-                 hub: ModelHub = HUB):
+    def __init__(self, model: ModelSpec, inpaint: str | None = None, hub: ModelHub = HUB):
         self.model = model
         self.checkpoint = inpaint
         """Dedicated inpainting checkpoint; None reuses the base model's pipeline."""
-        self.base_negative = base_negative
-        """Kept alongside DiffusionRenderer's; a job has no shot type, so its negative prompt is used as it is."""
         self.hub = hub
         self._stop = threading.Event()
 
@@ -84,7 +81,7 @@ class Inpainter:
         image, mask = _check_frame(job)
         with GPU_LOCK:
             results = sample(self.pipeline(), job, self.model.allow_pickle, self._stop, on_progress,
-                             "inpainting was cancelled; the frame keeps its current image",
+                             "inpainting was cancelled; the frame keeps its current image until --resume finishes the repair",
                              prompt=job.prompt, negative_prompt=job.negative_prompt, image=image, mask_image=mask,
                              height=image.height, width=image.width, strength=1.0)
         images = [keep_unmasked(image, result, mask) for result in results]

@@ -181,6 +181,29 @@ def test_an_empty_mask_is_refused_and_changes_nothing(cli, tmp_path, tiny_sd, ti
     assert all(len(f["versions"]) == 1 for f in document(out)["frames"])
 
 
+def test_masks_for_an_image_no_longer_shown_do_not_count_as_waiting(cli, tmp_path, tiny_sd, tiny_sam):
+    scene = project(tmp_path, tiny_sd, tiny_sam)
+    result = cli("run", scene, "--out", tmp_path / "out", *FAST, "--then", "frame 1: inpaint point 30,30 with a hat",
+                 "--then", "regenerate 1", "--then", "frame 0: inpaint point 20,20 with a cup", "--then", "mask 1")
+    assert result.exit_code == 0, result.output
+    assert document(tmp_path / "out")["frames"][0]["versions"][-1]["kind"] == "inpaint"
+
+
+def test_a_repair_that_failed_is_checked_again_on_resume(cli, tmp_path, tiny_sd, tiny_sam):
+    scene = project(tmp_path, tiny_sd, tiny_sam)
+    library = tmp_path / "library.toml"
+    sizes = json.loads(Path(tiny_sam[1]).read_text())
+    (tmp_path / "other.json").write_text(json.dumps({**sizes, "embed_dim": 48}))
+    library.write_text(library.read_text().replace(str(tiny_sam[1]), str(tmp_path / "other.json")))
+    out = tmp_path / "out"
+    failed = cli("run", scene, "--out", out, *FAST, "--then", "frame 0: inpaint box 8,8,40,40 with a hat")
+    assert failed.exit_code == 2 and "model.sam" in failed.stderr and "--resume" in failed.stderr
+    library.write_text("\n".join(line for line in library.read_text().splitlines() if not line.startswith("sam")))
+    resumed = cli("run", scene, "--out", out, *FAST, "--resume")
+    assert resumed.exit_code == 1 and "needs SAM" in resumed.stderr and "Traceback" not in resumed.output
+    assert all(len(f["versions"]) == 1 for f in document(out)["frames"])
+
+
 def test_sam_prompts_need_a_sam_checkpoint_but_rectangles_do_not(cli, tmp_path, tiny_sd):
     scene = project(tmp_path, tiny_sd, None)
     result = cli("run", scene, "--out", tmp_path / "a", *FAST, "--then", "frame 0: inpaint box 8,8,40,40 with a hat")
