@@ -13,12 +13,14 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from agent.config import ConfigError, make_context, read_library
+from agent.config import ConfigError, make_context, make_planner, read_library
 from agent.display import Report, show
 from agent.scene_file import SceneError, load_scene
 from agent.session import Session, SessionError
 from graphs.context import Context
 from graphs.document import read_plan
+from graphs.llm_planner import PlannerError
+from graphs.planner import RulesPlanner
 from graphs.state import Settings, Storyboard
 from prompts.lint import lint_plan
 from tools.diffusion import Cancelled
@@ -74,6 +76,8 @@ def run(
     frames: Annotated[Optional[int], typer.Option(help="Number of frames (overrides the scene).")] = None,
     shots: Annotated[Optional[str], typer.Option(help="Shot numbers such as 2,3,8 (overrides the scene).")] = None,
     planner: Annotated[str, typer.Option(help="auto, rules or openai.")] = "auto",
+    llm_model: Annotated[Optional[str], typer.Option(help="Chat model for --planner openai "
+                                                          "(default: SHOTSMITH_LLM_MODEL, else gpt-4o-mini).")] = None,
     renderer: Annotated[str, typer.Option(help="auto, sketch or diffusers.")] = "auto",
     then: Annotated[Optional[list[str]], typer.Option("--then", help="A correction applied after rendering.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the last session in the output folder.")] = False,
@@ -94,7 +98,7 @@ def run(
     story = _scene(scene, frames, shots, seed)
     out = out or Path("out") / scene.stem
     try:
-        choice = make_context(planner, renderer, read_library(library, scene, story), allow_pickle)
+        choice = make_context(planner, renderer, read_library(library, scene, story), allow_pickle, llm_model)
     except (ConfigError, LibraryError) as error:
         fail(str(error))
     for notice in choice.notices:
@@ -199,14 +203,22 @@ def plan(
     frames: Annotated[Optional[int], typer.Option(help="Number of frames (overrides the scene).")] = None,
     shots: Annotated[Optional[str], typer.Option(help="Shot numbers such as 2,3,8 (overrides the scene).")] = None,
     planner: Annotated[str, typer.Option(help="auto, rules or openai.")] = "auto",
+    llm_model: Annotated[Optional[str], typer.Option(help="Chat model for --planner openai "
+                                                          "(default: SHOTSMITH_LLM_MODEL, else gpt-4o-mini).")] = None,
 ) -> None:
     """Print the frame specs for a scene as JSON, without rendering."""
     story = _scene(scene, frames, shots)
     try:
-        chosen = make_context(planner, "sketch").context.planner
+        chosen = make_planner(planner, llm_model)
     except ConfigError as error:
         fail(str(error))
-    specs = chosen.plan(story)
+    try:
+        specs = chosen.plan(story)
+    except PlannerError as error:
+        errors.print(f"notice: the {chosen.name} planner gave no usable plan ({error}); the rules planner's plan "
+                     "follows instead", markup=False, highlight=False, soft_wrap=True)
+        chosen = RulesPlanner()
+        specs = chosen.plan(story)
     violations = lint_plan(specs, story.characters)
     document = {
         "title": story.title, "planner": chosen.name,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphs.context import Context
+from graphs.llm_planner import OpenAIPlanner
 from graphs.planner import RulesPlanner
 from graphs.state import Scene
 from tools.critique import DEFAULT_CLIP, ClipCritic
@@ -13,6 +14,7 @@ from tools.diffusion import DiffusionRenderer
 from tools.hub import ModelSpec, hub_reachable
 from tools.inpaint import Inpainter
 from tools.library import Library, LibraryError, find_library, is_hub_id, load_library
+from tools.llm import LLM, LLMConfig
 from tools.segment import Segmenter, guess_sam_type, sam_config
 from tools.sketch import SketchRenderer
 
@@ -87,26 +89,37 @@ def _segmenter(library: Library | None) -> Segmenter | None:
     return Segmenter(library.sam, sam_config(kind))
 
 
+def make_planner(name: str = "auto", llm_model: str | None = None) -> RulesPlanner | OpenAIPlanner:
+    """Return the planner for --planner: openai when asked (or, for auto, when a key or base URL is set)."""
+    if name not in PLANNERS:
+        raise ConfigError(f"--planner: expected one of {', '.join(PLANNERS)}, got {name!r}")
+    config = LLMConfig.from_env(llm_model)
+    if name == "openai" and not config.configured:
+        raise ConfigError("--planner openai: expected OPENAI_API_KEY or OPENAI_BASE_URL in the environment "
+                          "(a base URL alone is enough for a local server)")
+    if name == "openai" or (name == "auto" and config.configured):
+        return OpenAIPlanner(LLM(config))
+    return RulesPlanner()
+
+
 def make_context(planner: str = "auto", renderer: str = "auto", library: Library | None = None,
-                 allow_pickle: bool = False) -> Choice:
+                 allow_pickle: bool = False, llm_model: str | None = None) -> Choice:
     """Return the Context for the chosen planner and renderer names, with a CLIP critic when configured.
 
     `renderer="auto"` uses diffusers when the library's checkpoint is reachable (a local path, the
     local hub cache, or the network) and the sketch renderer otherwise, saying so in a notice. The
     critic scores whatever renderer draws, whenever the library's CLIP model can be loaded.
     """
-    if planner not in PLANNERS:
-        raise ConfigError(f"--planner: expected one of {', '.join(PLANNERS)}, got {planner!r}")
+    thinker = make_planner(planner, llm_model)
     if renderer not in RENDERERS:
         raise ConfigError(f"--renderer: expected one of {', '.join(RENDERERS)}, got {renderer!r}")
-    if planner == "openai":
-        raise ConfigError("--planner openai: the OpenAI planner is not part of this version yet; use rules")
     drawer, notices = _renderer(renderer, library, allow_pickle)
     critic, more = _critic(library)
     inpainter = (Inpainter(drawer.model, library.inpaint)
                  if isinstance(drawer, DiffusionRenderer) and library is not None else None)
-    return Choice(Context(planner=RulesPlanner(), renderer=drawer, critic=critic, segmenter=_segmenter(library),
+    llm = thinker.llm if isinstance(thinker, OpenAIPlanner) else None
+    return Choice(Context(planner=thinker, llm=llm, renderer=drawer, critic=critic, segmenter=_segmenter(library),
                           inpainter=inpainter, library=library), notices + more)
 
 
-__all__ = ["Choice", "ConfigError", "make_context", "read_library"]
+__all__ = ["Choice", "ConfigError", "make_context", "make_planner", "read_library"]

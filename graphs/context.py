@@ -15,6 +15,7 @@ from tools.critique import ClipCritic
 from tools.hub import GPU_LOCK
 from tools.inpaint import Inpainter
 from tools.library import Library
+from tools.llm import LLM
 from tools.render import Renderer
 from tools.segment import Segmenter
 
@@ -32,6 +33,10 @@ class Planner(Protocol):
         """Return the frame re-planned as another shot type."""
         ...
 
+    def extra(self, scene: Scene, action: str, shot: ShotType | None, seed: int) -> FrameSpec:
+        """Return one more frame showing `action`, as a `shot` (None: the planner chooses) drawn with `seed`."""
+        ...
+
 
 @dataclass
 class Context:
@@ -45,6 +50,8 @@ class Context:
     """SAM, for point and box masks; None when the library names no SAM checkpoint."""
     inpainter: Inpainter | None = None
     """Redraws masked regions; None with the sketch renderer."""
+    llm: LLM | None = None
+    """Chat model that reads messages the rules parser cannot; None reads by rules alone."""
     library: Library | None = None
     """Checkpoint, LoRA files and weight policy; None when no library is configured."""
     gpu_lock: threading.RLock = GPU_LOCK

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from graphs.context import Planner
-from graphs.corrections import (Command, CorrectionError, Export, Pick, Regenerate, Remove, Rewrite, SetShot,
-                                Swap, Undo)
-from graphs.planner import home_sides, place
+from graphs.corrections import (AddFrame, Append, Clarify, Command, CorrectionError, Duplicate, Export,
+                                MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetSetting, SetShot,
+                                SetStyle, Swap, Undo, check_setting)
+from graphs.planner import frame_seed, home_sides, place
 from graphs.rendering import answering, job_of
-from graphs.state import Character, Frame, Placement, Storyboard
-from prompts.shot_types import shot_by_slug
+from graphs.state import Character, Frame, FrameSpec, Placement, Scene, Settings, Step, Storyboard
+from prompts.shot_types import ShotType, shot_by_slug
 
 HISTORY_LIMIT = 50
+_WHERE = {"left": "on the left", "right": "on the right", "centre": "in the centre"}
+
+
+@dataclass
+class _Draft:
+    """What one message may change, edited command by command and turned into the state update at the end."""
+
+    scene: Scene
+    settings: Settings
+    frames: list[Frame]
+    next_id: int
+    taken: set[str]
+    """Frame ids in use now or in the undo history; a new frame never reuses one."""
 
 
 def next_seed(seed: int) -> int:
@@ -31,8 +47,26 @@ def named(cast: list[Character], text: str) -> list[Character]:
     return [p for p in cast if re.search(rf"\b{re.escape(p.name)}\b", text, re.IGNORECASE)]
 
 
-def _rewrite(state: Storyboard, frame: Frame, text: str) -> Frame:
-    cast = state.scene.characters
+def _member(cast: list[Character], word: str) -> Character | None:
+    """Return the cast member a word names by token or alias (case and punctuation aside), or None."""
+    flat = re.sub(r"[^a-z0-9]", "", word.lower())
+    for person in cast:
+        if flat in [re.sub(r"[^a-z0-9]", "", n.lower()) for n in [person.name, *person.aliases]]:
+            return person
+    return None
+
+
+def _who(people: list[Placement]) -> str:
+    names = [p.name for p in people]
+    if not names:
+        return "nobody is in it"
+    if len(names) == 1:
+        return f"only {names[0]} is"
+    return ", ".join(names[:-1]) + f" and {names[-1]} are"
+
+
+def _rewrite(scene: Scene, frame: Frame, text: str) -> Frame:
+    cast = scene.characters
     named_here = named(cast, text)
     old = {c.name: c for c in frame.spec.characters}
     positions = place([p.name for p in named_here], home_sides(cast)) if named_here else []
@@ -40,6 +74,54 @@ def _rewrite(state: Storyboard, frame: Frame, text: str) -> Frame:
               Placement(name=p.name, class_word=p.class_word, position=pos) for p, pos in zip(named_here, positions)]
     spec = frame.spec.model_copy(update={"prompt": text, "characters": people, "written_by": "person"})
     return frame.model_copy(update={"spec": spec})
+
+
+def _append(scene: Scene, frame: Frame, number: int, text: str) -> Frame:
+    """Return the frame with `text` added to its prompt as a sentence of its own.
+
+    Cast members the text names who were not in the frame join it, and everyone's side is worked out again.
+    """
+    sentence = text if text[-1] in ".!?" else text + "."
+    first = sentence.split()[0]
+    if first.islower() and _member(scene.characters, first) is None:
+        sentence = sentence[0].upper() + sentence[1:]
+    base = frame.spec.prompt.rstrip()
+    if base and base[-1] not in ".!?":
+        base += "."
+    people = list(frame.spec.characters)
+    joining = [p for p in named(scene.characters, text) if p.name not in {c.name for c in people}]
+    if joining:
+        homes = home_sides(scene.characters)
+        if len(people) + len(joining) > 3 or any(p.name not in homes for p in people):
+            raise CorrectionError(f"frame {number}: {_who(people)} in it already; a frame holds three characters "
+                                  "at most, so write the whole prompt instead")
+        people += [Placement(name=p.name, class_word=p.class_word, position="centre") for p in joining]
+        positions = place([p.name for p in people], homes)
+        people = [p.model_copy(update={"position": pos}) for p, pos in zip(people, positions)]
+    spec = frame.spec.model_copy(update={"prompt": f"{base} {sentence}".strip(), "characters": people,
+                                         "written_by": "person"})
+    return frame.model_copy(update={"spec": spec})
+
+
+def _move_character(scene: Scene, frame: Frame, number: int, command: MoveCharacter,
+                    planner: Planner) -> tuple[Frame, str]:
+    """Return the frame with a character moved, and a note; whoever stood there takes the old place."""
+    person = _member(scene.characters, command.character)
+    token = person.name if person else command.character
+    spec = frame.spec
+    mover = next((k for k, c in enumerate(spec.characters) if c.name.lower() == token.lower()), None)
+    if mover is None:
+        raise CorrectionError(f"{command.character} is not in frame {number}: {_who(spec.characters)}")
+    old = spec.characters[mover].position
+    if old == command.position:
+        return frame, f"{token} already stands {_WHERE[old]} in frame {number}"
+    people = [c.model_copy(update={"position": old}) if c.position == command.position else c
+              for c in spec.characters]
+    people[mover] = people[mover].model_copy(update={"position": command.position})
+    spec = spec.model_copy(update={"characters": people})
+    if spec.written_by == "planner":
+        spec = planner.restage(scene, spec, shot_by_slug(spec.shot_type))
+    return frame.model_copy(update={"spec": spec}), f"{token} now stands {_WHERE[command.position]} in frame {number}"
 
 
 def _pick(frame: Frame, number: int, candidate: int) -> Frame:
@@ -54,17 +136,50 @@ def _pick(frame: Frame, number: int, candidate: int) -> Frame:
     return frame.model_copy(update={"selected": group[candidate], "picks": {**frame.picks, job: candidate}})
 
 
-def _edit(state: Storyboard, frames: list[Frame], command: Command, planner: Planner) -> str:
-    """Change `frames` in place for one command; return a short description of what changed."""
+def _new_frame(draft: _Draft, spec_for: Callable[[int], FrameSpec]) -> Frame:
+    """Return a frame with an id never used in this storyboard; `spec_for(number)` gives its spec."""
+    while f"f{draft.next_id}" in draft.taken:
+        draft.next_id += 1
+    number = draft.next_id
+    draft.next_id += 1
+    draft.taken.add(f"f{number}")
+    return Frame(id=f"f{number}", spec=spec_for(number))
+
+
+def _shot(slug: str) -> ShotType:
+    try:
+        return shot_by_slug(slug)
+    except ValueError as error:
+        raise CorrectionError(str(error)) from None
+
+
+def _restaged(scene: Scene, spec: FrameSpec, planner: Planner) -> FrameSpec:
+    return planner.restage(scene, spec, _shot(spec.shot_type))
+
+
+def _edit(draft: _Draft, command: Command, planner: Planner) -> str:
+    """Change the draft for one command; return a short description of what changed."""
+    frames = draft.frames
     if isinstance(command, SetShot):
         i = _check(frames, command.frame)
-        shot = shot_by_slug(command.shot_type)
-        frames[i] = frames[i].model_copy(update={"spec": planner.restage(state.scene, frames[i].spec, shot)})
+        shot = _shot(command.shot_type)
+        frames[i] = frames[i].model_copy(update={"spec": planner.restage(draft.scene, frames[i].spec, shot)})
         return f"frame {i} is now a {shot.name.lower()}"
     if isinstance(command, Rewrite):
         i = _check(frames, command.frame)
-        frames[i] = _rewrite(state, frames[i], command.prompt)
+        frames[i] = _rewrite(draft.scene, frames[i], command.prompt)
         return f"frame {i} has a new prompt"
+    if isinstance(command, Append):
+        i = _check(frames, command.frame)
+        text = " ".join(command.text.split())
+        if not text:
+            raise CorrectionError(f"say what to add to frame {i}")
+        frames[i] = _append(draft.scene, frames[i], i, text)
+        return f"frame {i}: added \"{text}\" to the prompt"
+    if isinstance(command, MoveCharacter):
+        i = _check(frames, command.frame)
+        frames[i], note = _move_character(draft.scene, frames[i], i, command, planner)
+        return note
     if isinstance(command, Regenerate):
         targets = range(len(frames)) if command.frame is None else [_check(frames, command.frame)]
         for i in targets:
@@ -85,19 +200,84 @@ def _edit(state: Storyboard, frames: list[Frame], command: Command, planner: Pla
             raise CorrectionError("cannot remove the only frame: a storyboard needs at least one")
         del frames[i]
         return f"removed frame {i}; later frames moved up by one"
+    if isinstance(command, AddFrame):
+        shot = None if command.shot_type is None else _shot(command.shot_type)
+        action = " ".join(command.action.split())
+        if not action:
+            raise CorrectionError('say what the new frame should show, e.g. "add a frame after 3: <what happens>"')
+        if command.after is None:
+            at = len(frames)
+        elif command.after == -1:
+            at = 0
+        else:
+            at = _check(frames, command.after) + 1
+        scene = draft.scene
+        frame = _new_frame(draft, lambda n: planner.extra(scene, action, shot, frame_seed(scene, n)))
+        frames.insert(at, frame)
+        return f"added frame {at}, a {_shot(frame.spec.shot_type).name.lower()}"
+    if isinstance(command, Duplicate):
+        i = _check(frames, command.frame)
+        source = frames[i].spec
+
+        def copied(n: int) -> FrameSpec:
+            seed = frame_seed(draft.scene, n)
+            return source.model_copy(update={"seed": next_seed(seed) if seed == source.seed else seed})
+        frames.insert(i + 1, _new_frame(draft, copied))
+        return f"frame {i + 1} is a copy of frame {i} with a new seed; later frames moved down by one"
+    if isinstance(command, MoveFrame):
+        i = _check(frames, command.frame)
+        if not 0 <= command.to < len(frames):
+            raise CorrectionError(f"cannot move frame {i} to {command.to}: positions run from 0 to {len(frames) - 1}")
+        frames.insert(command.to, frames.pop(i))
+        return f"frame {i} is now frame {command.to}"
+    if isinstance(command, SetStyle):
+        style = " ".join(command.style.split())
+        draft.scene = draft.scene.model_copy(update={"style": style})
+        restaged = 0
+        for k, frame in enumerate(frames):
+            if frame.spec.written_by == "planner":
+                frames[k] = frame.model_copy(update={"spec": _restaged(draft.scene, frame.spec, planner)})
+                restaged += 1
+        kept = len(frames) - restaged
+        note = f'the style is now "{style}"' if style else "the style is removed"
+        return note + (f"; {kept} frame(s) with your own prompt keep it" if kept else "")
+    if isinstance(command, SetSetting):
+        value = check_setting(command.name, command.value)
+        draft.settings = draft.settings.model_copy(update={command.name: value})
+        return f"{command.name} is now {value}"
     raise CorrectionError(f"{command.kind} cannot be combined with other changes")
 
 
+def remember(state: Storyboard) -> list[Step]:
+    """Return the undo history with the state as it is now added (the oldest steps drop off past the limit)."""
+    step = Step(frames=state.frames, scene=state.scene, settings=state.settings)
+    return (state.history + [step])[-HISTORY_LIMIT:]
+
+
 def apply_commands(state: Storyboard, commands: list[Command], planner: Planner) -> dict:
-    """Return the state update for a list of commands, or raise CorrectionError leaving state as it was."""
+    """Return the state update for a list of commands, or raise CorrectionError leaving state as it was.
+
+    The update always holds frames, history, next_id and notice; scene and settings only when they changed.
+    A Clarify changes nothing: the update is its question alone.
+    """
+    question = next((c for c in commands if isinstance(c, Clarify)), None)
+    if question is not None:
+        return {"notice": question.question}
     if len(commands) == 1 and isinstance(commands[0], Undo):
         if not state.history:
             raise CorrectionError("nothing to undo yet")
-        return {"frames": state.history[-1], "history": state.history[:-1],
-                "notice": "undid the last correction"}
+        last = state.history[-1]
+        return {"frames": last.frames, "scene": last.scene, "settings": last.settings,
+                "history": state.history[:-1], "notice": "undid the last correction"}
     if len(commands) == 1 and isinstance(commands[0], Export):
         return {"done": True, "notice": "storyboard exported"}
-    frames = list(state.frames)
-    notes = [_edit(state, frames, command, planner) for command in commands]
-    history = (state.history + [state.frames])[-HISTORY_LIMIT:]
-    return {"frames": frames, "history": history, "notice": "; ".join(notes)}
+    taken = {f.id for f in state.frames} | {f.id for step in state.history for f in step.frames}
+    draft = _Draft(scene=state.scene, settings=state.settings, frames=list(state.frames), next_id=state.next_id,
+                   taken=taken)
+    notes = [_edit(draft, command, planner) for command in commands]
+    update = {"frames": draft.frames, "history": remember(state), "next_id": draft.next_id, "notice": "; ".join(notes)}
+    if draft.scene != state.scene:
+        update["scene"] = draft.scene
+    if draft.settings != state.settings:
+        update["settings"] = draft.settings
+    return update

@@ -9,11 +9,14 @@ from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from graphs.context import Context
-from graphs.corrections import REFUSED, ChooseMask, CorrectionError, Inpaint, parse_correction
+from graphs.context import Context, Planner
+from graphs.corrections import REFUSED, ChooseMask, Clarify, CorrectionError, Inpaint
 from graphs.document import storyboard_document
-from graphs.edits import HISTORY_LIMIT, apply_commands
+from graphs.edits import apply_commands, remember
 from graphs.inpainting import check_request, inpaint_frame, propose_masks
+from graphs.interpreter import interpret
+from graphs.llm_planner import PlannerError
+from graphs.planner import RulesPlanner
 from graphs.rendering import bring_up_to_date, caption, job_for
 from graphs.repair import repair_prompt
 from graphs.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
@@ -25,12 +28,24 @@ from tools.library import CritiqueSettings
 
 
 def plan(state: Storyboard, runtime: Runtime[Context]) -> dict:
-    """Ask the planner for frame specs."""
+    """Ask the planner for frame specs; when a model planner fails, plan by rules and say so."""
     planner = runtime.context.planner
-    specs = planner.plan(state.scene)
+    write = get_stream_writer()
+    try:
+        specs = planner.plan(state.scene)
+    except PlannerError as error:
+        write({"type": "notice", "message": f"the {planner.name} planner gave no usable plan ({error}); "
+                                            "the rules planner's plan is shown instead"})
+        planner = RulesPlanner()
+        specs = planner.plan(state.scene)
     frames = [Frame(id=f"f{i}", spec=spec) for i, spec in enumerate(specs)]
-    get_stream_writer()({"type": "plan", "planner": planner.name, "frames": len(frames)})
+    write({"type": "plan", "planner": planner.name, "frames": len(frames)})
     return {"frames": frames, "planner": planner.name, "next_id": len(frames)}
+
+
+def planner_for(state: Storyboard, ctx: Context) -> Planner:
+    """Return the planner that made the plan, so new and restaged frames come from the same one."""
+    return ctx.planner if ctx.planner.name == state.planner or not state.planner else RulesPlanner()
 
 
 def lint(state: Storyboard) -> dict:
@@ -125,10 +140,12 @@ def correct(state: Storyboard, runtime: Runtime[Context]) -> dict:
     """
     text = state.pending or ""
     try:
-        commands = parse_correction(text)
+        commands = interpret(text, state, runtime.context.llm)
+        if isinstance(commands[0], Clarify):
+            raise CorrectionError(commands[0].question)
         if len(commands) == 1 and isinstance(commands[0], (Inpaint, ChooseMask)):
             return {"inpaint": check_request(state, commands[0], runtime.context)}
-        update = apply_commands(state, commands, runtime.context.planner)
+        update = apply_commands(state, commands, planner_for(state, runtime.context))
     except CorrectionError as error:
         get_stream_writer()({"type": "error", "message": str(error)})
         return {"pending": None, "notice": f"{REFUSED}{error}"}
@@ -154,8 +171,7 @@ def inpaint(state: Storyboard, runtime: Runtime[Context]) -> dict:
         write({"type": "error", "message": str(error)})
         return {"inpaint": None, "pending": None, "notice": f"{REFUSED}{error}"}
     write({"type": "message", "message": update["notice"]})
-    history = (state.history + [state.frames])[-HISTORY_LIMIT:]
-    return {**update, "history": history, "inpaint": None, "pending": None,
+    return {**update, "history": remember(state), "inpaint": None, "pending": None,
             "applied": state.applied + [state.pending or ""]}
 
 

@@ -77,6 +77,34 @@ class RulesPlanner:
         return [self._spec(scene, i, shots[i], beats[chosen[i]], visible[i], setting, lighting)
                 for i in range(count)]
 
+    def extra(self, scene: Scene, action: str, shot: ShotType | None, seed: int) -> FrameSpec:
+        """Return the spec of one more frame showing `action`, written by the same rules as a planned frame.
+
+        The action is read as beats after the scene's own sentences, so "she" means whom it would mean there.
+        Without a shot type, a frame with people in it is a medium shot and one without is a detail shot.
+        """
+        cast = scene.characters
+        lead = scene.description.strip()
+        if lead and lead[-1] not in ".!?":
+            lead += "."
+        beats = read_beats(f"{lead} {action.strip()}", cast)[len(read_beats(lead, cast)):]
+        beat = Beat(text=" ".join(b.text for b in beats) or action.strip())
+        for part in beats:
+            for name in part.characters:
+                if name not in beat.characters:
+                    beat.characters.append(name)
+                if not beat.actions.get(name):
+                    beat.actions[name] = part.actions.get(name, "")
+            beat.emotional = beat.emotional or part.emotional
+            beat.prop = beat.prop or part.prop
+        shot = shot or (BY_NUMBER[4] if beat.characters else BY_NUMBER[9])
+        names = pick_cast(shot, beat, [], Counter())
+        kind = scene_kind(scene.description)
+        setting = find_setting(scene.description, kind, scene.setting)
+        lighting = find_lighting(scene.description, scene.lighting)
+        spec = self._spec(scene, 0, shot, beat, names, setting, lighting)
+        return spec.model_copy(update={"seed": seed})
+
     def _cast_per_frame(self, shots: list[ShotType], beats: list[Beat], cast: list[str]) -> list[list[str]]:
         recent: list[str] = []
         close: Counter[str] = Counter()

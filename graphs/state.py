@@ -209,6 +209,14 @@ class Settings(BaseModel):
     """"dpm++", "ddim" or "euler_a" (diffusers renderer)."""
 
 
+class Step(BaseModel):
+    """What one correction may change, kept so undo can put it back."""
+
+    frames: list[Frame]
+    scene: Scene
+    settings: Settings
+
+
 class Storyboard(BaseModel):
     """The graph's state: one storyboard session."""
 
@@ -223,8 +231,8 @@ class Storyboard(BaseModel):
     frames: list[Frame] = []
     next_id: int = 0
     """Counter for new frame ids."""
-    history: list[list[Frame]] = []
-    """Frames as they were before each applied correction, for undo."""
+    history: list[Step] = []
+    """Frames, scene and settings as they were before each applied correction, for undo."""
     pending: str | None = None
     """The person's last message, waiting to be applied."""
     inpaint: Inpaint | ChooseMask | None = None
@@ -237,5 +245,5 @@ class Storyboard(BaseModel):
 
 
 STATE_MODELS = (Character, Scene, Placement, FrameSpec, Version, MaskChoice, Retry, ShotCheck, Flag, Critique, Frame,
-                Settings, Storyboard, Violation, Inpaint, ChooseMask)
+                Settings, Step, Storyboard, Violation, Inpaint, ChooseMask)
 """Every model the checkpointer may store, for its deserialisation allow-list."""

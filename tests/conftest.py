@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from agent.cli import app
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach a model hub, whatever the machine allows
+for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SHOTSMITH_LLM_MODEL"):  # the rules planner unless a test asks
+    os.environ.pop(_name, None)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))

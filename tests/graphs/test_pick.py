@@ -237,7 +237,7 @@ def test_apply_commands_pick_keeps_history(session):
     update = apply_commands(state, [Pick(frame=0, candidate=1)], RulesPlanner())
     assert update["frames"][0].selected == 1
     assert update["frames"][1:] == state.frames[1:]
-    assert update["history"] == state.history + [state.frames]
+    assert [step.frames for step in update["history"]] == [step.frames for step in state.history] + [state.frames]
     assert "candidate 1" in update["notice"]
     assert state.frames[0].selected == 0
 

@@ -1,0 +1,70 @@
+"""Reading a chat message as edit commands: the rules parser first, the chat model for the rest.
+
+The rules parser handles the common phrasings offline and instantly. When it cannot read a message
+(or finds it incomplete) and a chat model is configured, the model gets the message with a summary
+of the storyboard and answers with typed commands or a question back. Whatever happens, the result
+is a list of commands, or a single Clarify carrying the question to show the person.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from graphs.corrections import Clarify, Command, interpret_rules
+from graphs.state import Storyboard
+from prompts.shot_types import SHOT_TYPES
+from tools.llm import LLM, LLMError
+
+
+class Interpretation(BaseModel):
+    """The model's reading of one message."""
+
+    commands: list[Command] = Field(description="the edits the message asks for, in order; empty when asking")
+    question: str = Field(description="a short question back when the message is ambiguous, else empty")
+
+
+GUIDE = """You turn a film-maker's chat message about a storyboard into edit commands.
+Frames are numbered from 0. Candidates and masks are numbered from 0. Shot types use these slugs:
+{slugs}.
+Use only commands that the message clearly asks for. Refer to characters by their token. When the
+message could mean two different edits, or names no frame where one is needed, ask a short
+question instead and give no commands. Never invent frame numbers.
+
+Cast: {cast}
+Style: {style}
+Frames:
+{frames}"""
+
+
+def summary(state: Storyboard) -> str:
+    """Return the storyboard as the model sees it: one line per frame."""
+    lines = []
+    for i, frame in enumerate(state.frames):
+        people = ", ".join(f"{c.name} ({c.position})" for c in frame.spec.characters) or "nobody"
+        lines.append(f"{i}: {frame.spec.shot_type}; {people}; prompt: {frame.spec.prompt}")
+    return "\n".join(lines) or "(none yet)"
+
+
+def messages_for(text: str, state: Storyboard) -> list[dict]:
+    """Return the chat messages that ask the model to read `text`."""
+    cast = "; ".join(f"{c.name} {c.class_word}" + (f" ({', '.join(c.aliases)})" if c.aliases else "")
+                     for c in state.scene.characters) or "nobody"
+    guide = GUIDE.format(slugs=", ".join(s.slug for s in SHOT_TYPES), cast=cast, style=state.scene.style or "none",
+                         frames=summary(state))
+    return [{"role": "system", "content": guide}, {"role": "user", "content": text}]
+
+
+def interpret(text: str, state: Storyboard, llm: LLM | None = None) -> list[Command]:
+    """Return the commands a message asks for, or [Clarify(question)]; never raises."""
+    commands = interpret_rules(text)
+    if llm is None or not isinstance(commands[0], Clarify):
+        return commands
+    try:
+        answer = llm.ask(messages_for(text, state), Interpretation)
+    except LLMError:
+        return commands  # the rules parser's question still says what would be understood
+    questions = [c for c in answer.commands if isinstance(c, Clarify)]
+    if answer.question.strip() or questions or not answer.commands:
+        question = answer.question.strip() or (questions[0].question if questions else commands[0].question)
+        return [Clarify(question=question)]
+    return list(answer.commands)

@@ -1,0 +1,65 @@
+"""`shotsmith plan` and `shotsmith run` with --planner openai against a local chat-completions server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fake_llm import FakeLLM, Reply, Status
+
+from agent.scene_file import load_scene
+from graphs.planner import RulesPlanner
+from prompts.shot_types import BY_SLUG
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENE_FILE = ROOT / "examples" / "dialogue.toml"
+
+
+def answer() -> str:
+    scene = load_scene(SCENE_FILE)
+    frames = [{"shot": BY_SLUG[s.shot_type].number, "prompt": s.prompt, "setting": s.setting, "lighting": s.lighting,
+               "action": s.action, "subject": s.subject,
+               "characters": [{"name": c.name, "position": c.position, "action": c.action} for c in s.characters]}
+              for s in RulesPlanner().plan(scene)]
+    return json.dumps({"frames": frames})
+
+
+def test_plan_with_the_openai_planner_prints_a_plan_that_lint_passes(cli, tmp_path, monkeypatch):
+    with FakeLLM([Reply(answer())]) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        result = cli("plan", SCENE_FILE, "--planner", "openai", "--llm-model", "tiny-local")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["planner"] == "openai" and len(document["frames"]) == 8
+    assert server.requests[0]["model"] == "tiny-local"
+    plan = tmp_path / "plan.json"
+    plan.write_text(result.stdout)
+    linted = cli("lint", plan)
+    assert linted.exit_code == 0, linted.output
+
+
+def test_plan_offers_the_rules_plan_when_the_model_never_answers_in_shape(cli, monkeypatch):
+    with FakeLLM([], default=Reply("no plan today")) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        result = cli("plan", SCENE_FILE, "--planner", "openai")
+    assert result.exit_code == 0
+    assert "the openai planner gave no usable plan" in result.stderr and "rules planner" in result.stderr
+    assert json.loads(result.stdout)["planner"] == "rules"
+
+
+def test_run_auto_uses_the_model_when_a_base_url_is_set_and_says_so(cli, tmp_path, monkeypatch):
+    with FakeLLM([Reply(answer())]) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        result = cli("run", SCENE_FILE, "--out", tmp_path / "out", "--renderer", "sketch")
+    assert result.exit_code == 0, result.output
+    assert "with the openai planner" in result.stdout
+    assert json.loads((tmp_path / "out" / "storyboard.json").read_text())["planner"] == "openai"
+
+
+def test_run_falls_back_to_rules_with_a_notice(cli, tmp_path, monkeypatch):
+    with FakeLLM([], default=Status(500, "broken")) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        result = cli("run", SCENE_FILE, "--out", tmp_path / "out", "--renderer", "sketch", "--planner", "openai")
+    assert result.exit_code == 0, result.output
+    assert "notice: the openai planner gave no usable plan" in result.stdout and "HTTP 500" in result.stdout
+    assert json.loads((tmp_path / "out" / "storyboard.json").read_text())["planner"] == "rules"

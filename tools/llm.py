@@ -1,0 +1,148 @@
+"""Asking an OpenAI-compatible chat model for JSON that fits a pydantic schema.
+
+Works with the OpenAI API and with compatible servers (Ollama, vLLM, llama.cpp) through
+OPENAI_BASE_URL. Structured output is requested with `chat.completions.parse`; a server that ignores
+the schema still works when its reply carries the JSON somewhere in the text. A reply that cannot
+be read is answered with the problem and asked again. Timeouts, 429 and 5xx answers are retried by
+the client with growing waits.
+
+    llm = LLM(LLMConfig.from_env())
+    plan = llm.ask([{"role": "user", "content": "..."}], PlannedScene)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+T = TypeVar("T", bound=BaseModel)
+DEFAULT_MODEL = "gpt-4o-mini"
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+class LLMError(RuntimeError):
+    """The model could not be reached or never answered in the expected shape; one line says why."""
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Where the model lives and how patiently to talk to it."""
+
+    model: str = DEFAULT_MODEL
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout: float = 60.0
+    """Seconds to wait for one reply."""
+    retries: int = 3
+    """Retries of timeouts, 429 and 5xx answers, with growing waits between them."""
+    replies: int = 3
+    """Replies read per question before giving up on unreadable JSON."""
+
+    @classmethod
+    def from_env(cls, model: str | None = None) -> LLMConfig:
+        """Read OPENAI_API_KEY, OPENAI_BASE_URL and SHOTSMITH_LLM_MODEL (`model` wins over the variable)."""
+        return cls(model=model or os.environ.get("SHOTSMITH_LLM_MODEL") or DEFAULT_MODEL,
+                   base_url=os.environ.get("OPENAI_BASE_URL") or None, api_key=os.environ.get("OPENAI_API_KEY") or None)
+
+    @property
+    def configured(self) -> bool:
+        """True when a key or a base URL says where a model can be asked."""
+        return bool(self.api_key or self.base_url)
+
+    @property
+    def where(self) -> str:
+        return self.base_url or "the OpenAI API"
+
+
+def extract(text: str, schema: type[T]) -> T:
+    """Return the schema's object from a reply's text: the whole text, a ```json block, or the outermost {...}."""
+    candidates = [text.strip()] + [m.strip() for m in _FENCE.findall(text)]
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start:end + 1])
+    problem = "no JSON object found in the reply"
+    for candidate in candidates:
+        try:
+            return schema.model_validate_json(candidate)
+        except ValidationError as error:
+            problem = _first_problem(error)
+    raise ValueError(problem)
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "the reply"
+    return f"{where}: {first.get('msg', 'invalid')}"
+
+
+class LLM:
+    """One chat model, asked for schema-shaped JSON."""
+
+    def __init__(self, config: LLMConfig, client: object | None = None):
+        self.config = config
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            from openai import OpenAI
+
+            self._client = OpenAI(base_url=self.config.base_url, api_key=self.config.api_key or "not-needed",
+                                  timeout=self.config.timeout, max_retries=self.config.retries)
+        return self._client
+
+    def ask(self, messages: list[dict], schema: type[T]) -> T:
+        """Return the model's answer as `schema`, asking again (with the problem) while it is unreadable.
+
+        `messages` gains the model's replies and the follow-up questions, so a caller can keep the
+        conversation going. Raises LLMError when the model cannot be reached or never answers in shape.
+        """
+        import openai
+
+        problem = ""
+        for _ in range(self.config.replies):
+            content = ""
+            try:
+                raw = self.client.chat.completions.with_raw_response.parse(
+                    model=self.config.model, messages=messages, response_format=schema)
+                content = _content(raw)
+                parsed = raw.parse().choices[0].message.parsed
+            except ValidationError as error:
+                parsed, problem = None, _first_problem(error)
+            except ValueError as error:  # JSON that does not decode, or an answer that is not a completion
+                parsed, problem = None, str(error)
+            except openai.APIError as error:
+                raise LLMError(f"the model at {self.config.where} did not answer ({_api_problem(error)})") from None
+            if parsed is None:
+                try:
+                    parsed = extract(content, schema)
+                except ValueError as error:
+                    problem = str(error)
+            messages.append({"role": "assistant", "content": content})
+            if parsed is not None:
+                return parsed
+            messages.append({"role": "user", "content": f"That reply could not be read: {problem}. Answer again with "
+                                                        "only the JSON object the schema describes."})
+        raise LLMError(f"the model at {self.config.where} never answered in the expected JSON shape after "
+                       f"{self.config.replies} replies (last problem: {problem})")
+
+
+def _content(raw: object) -> str:
+    """Return the text of the first choice of a raw chat-completions response."""
+    try:
+        message = raw.http_response.json()["choices"][0]["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise ValueError("the server's answer is not a chat completion") from None
+    if message.get("refusal"):
+        raise ValueError(f"the model refused: {message['refusal']}")
+    return message.get("content") or ""
+
+
+def _api_problem(error: Exception) -> str:
+    status = getattr(error, "status_code", None)
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"HTTP {status}: {text}" if status else text
