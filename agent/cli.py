@@ -205,12 +205,14 @@ def plan(
     planner: Annotated[str, typer.Option(help="auto, rules or openai.")] = "auto",
     llm_model: Annotated[Optional[str], typer.Option(help="Chat model for --planner openai "
                                                           "(default: SHOTSMITH_LLM_MODEL, else gpt-4o-mini).")] = None,
+    library: Annotated[Optional[Path], typer.Option(help="library.toml (its [llm] table configures the chat "
+                                                         "model); default: the one beside the scene.")] = None,
 ) -> None:
     """Print the frame specs for a scene as JSON, without rendering."""
     story = _scene(scene, frames, shots)
     try:
-        chosen = make_planner(planner, llm_model)
-    except ConfigError as error:
+        chosen = make_planner(planner, llm_model, read_library(library, scene, story))
+    except (ConfigError, LibraryError) as error:
         fail(str(error))
     try:
         specs = chosen.plan(story)

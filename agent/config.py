@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphs.context import Context
-from graphs.llm_planner import OpenAIPlanner
+from graphs.llm_planner import ROUNDS, OpenAIPlanner
 from graphs.planner import RulesPlanner
 from graphs.state import Scene
 from tools.critique import DEFAULT_CLIP, ClipCritic
@@ -89,16 +89,18 @@ def _segmenter(library: Library | None) -> Segmenter | None:
     return Segmenter(library.sam, sam_config(kind))
 
 
-def make_planner(name: str = "auto", llm_model: str | None = None) -> RulesPlanner | OpenAIPlanner:
+def make_planner(name: str = "auto", llm_model: str | None = None,
+                 library: Library | None = None) -> RulesPlanner | OpenAIPlanner:
     """Return the planner for --planner: openai when asked (or, for auto, when a key or base URL is set)."""
     if name not in PLANNERS:
         raise ConfigError(f"--planner: expected one of {', '.join(PLANNERS)}, got {name!r}")
-    config = LLMConfig.from_env(llm_model)
+    table = library.llm if library else {}
+    config = LLMConfig.from_env(llm_model, table)
     if name == "openai" and not config.configured:
-        raise ConfigError("--planner openai: expected OPENAI_API_KEY or OPENAI_BASE_URL in the environment "
-                          "(a base URL alone is enough for a local server)")
+        raise ConfigError("--planner openai: expected OPENAI_API_KEY or OPENAI_BASE_URL in the environment, or "
+                          "base_url in library.toml's [llm] table (a base URL alone is enough for a local server)")
     if name == "openai" or (name == "auto" and config.configured):
-        return OpenAIPlanner(LLM(config))
+        return OpenAIPlanner(LLM(config), rounds=int(table.get("rounds", ROUNDS)))
     return RulesPlanner()
 
 
@@ -110,7 +112,7 @@ def make_context(planner: str = "auto", renderer: str = "auto", library: Library
     local hub cache, or the network) and the sketch renderer otherwise, saying so in a notice. The
     critic scores whatever renderer draws, whenever the library's CLIP model can be loaded.
     """
-    thinker = make_planner(planner, llm_model)
+    thinker = make_planner(planner, llm_model, library)
     if renderer not in RENDERERS:
         raise ConfigError(f"--renderer: expected one of {', '.join(RENDERERS)}, got {renderer!r}")
     drawer, notices = _renderer(renderer, library, allow_pickle)

@@ -29,7 +29,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _MODEL_KEYS = {"base", "config", "inpaint", "clip", "negative", "memory", "sam", "sam_type"}
 SAM_TYPES = ("vit_b", "vit_l", "vit_h")
-_TOP_KEYS = {"model", "shots", "characters", "weights", "critique"}
+_TOP_KEYS = {"model", "shots", "characters", "weights", "critique", "llm"}
 
 
 class LibraryError(ValueError):
@@ -103,6 +103,8 @@ class Library:
     """Character token -> class word the LoRA was trained with."""
     weights: Weights = Weights()
     critique: CritiqueSettings = CritiqueSettings()
+    llm: dict[str, object] = field(default_factory=dict)
+    """The `[llm]` table: model, base_url, timeout and rounds for the chat-model planner."""
     source: str | None = None
     """The manifest file this came from, if any."""
 
@@ -177,6 +179,23 @@ def _sam(model: dict, folder: Path) -> tuple[str | None, str | None]:
                                f"got {kind!r}")
         kind = str(path.resolve())
     return sam, kind
+
+
+def _llm(table: object) -> dict[str, object]:
+    if not isinstance(table, dict):
+        raise LibraryError('llm: expected a table such as [llm] model = "gpt-4o-mini"')
+    for key, value in table.items():
+        if key in ("model", "base_url"):
+            _text(table, key, "llm.")
+        elif key == "timeout":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 600:
+                raise LibraryError(f"llm.timeout: expected seconds from 1 to 600, got {value!r}")
+        elif key == "rounds":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 5:
+                raise LibraryError(f"llm.rounds: expected a whole number from 0 to 5, got {value!r}")
+        else:
+            raise LibraryError(f"llm.{key}: unknown key; expected model, base_url, timeout or rounds")
+    return dict(table)
 
 
 def _critique(table: object) -> CritiqueSettings:
@@ -258,6 +277,7 @@ def parse_library(data: dict, folder: Path, source: str | None = None) -> Librar
                    negative=_text(model, "negative", "model."), memory=memory,
                    shots=_shots(data.get("shots", {}), folder), characters=loras, classes=classes,
                    weights=_weights(data.get("weights", {})), critique=_critique(data.get("critique", {})),
+                   llm=_llm(data.get("llm", {})),
                    source=source)
 
 

@@ -43,10 +43,16 @@ class LLMConfig:
     """Replies read per question before giving up on unreadable JSON."""
 
     @classmethod
-    def from_env(cls, model: str | None = None) -> LLMConfig:
-        """Read OPENAI_API_KEY, OPENAI_BASE_URL and SHOTSMITH_LLM_MODEL (`model` wins over the variable)."""
-        return cls(model=model or os.environ.get("SHOTSMITH_LLM_MODEL") or DEFAULT_MODEL,
-                   base_url=os.environ.get("OPENAI_BASE_URL") or None, api_key=os.environ.get("OPENAI_API_KEY") or None)
+    def from_env(cls, model: str | None = None, table: dict | None = None) -> LLMConfig:
+        """Read OPENAI_API_KEY, OPENAI_BASE_URL and SHOTSMITH_LLM_MODEL, then library.toml's `[llm]` table.
+
+        `model` (the command line) wins over the variable, which wins over the table.
+        """
+        table = table or {}
+        return cls(model=model or os.environ.get("SHOTSMITH_LLM_MODEL") or table.get("model") or DEFAULT_MODEL,
+                   base_url=os.environ.get("OPENAI_BASE_URL") or table.get("base_url") or None,
+                   api_key=os.environ.get("OPENAI_API_KEY") or None,
+                   timeout=float(table.get("timeout", cls.timeout)))
 
     @property
     def configured(self) -> bool:

@@ -63,3 +63,22 @@ def test_run_falls_back_to_rules_with_a_notice(cli, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "notice: the openai planner gave no usable plan" in result.stdout and "HTTP 500" in result.stdout
     assert json.loads((tmp_path / "out" / "storyboard.json").read_text())["planner"] == "rules"
+
+
+def test_the_llm_table_of_the_library_configures_the_planner(cli, tmp_path):
+    scene = tmp_path / "scene.toml"
+    scene.write_text(SCENE_FILE.read_text())
+    with FakeLLM([Reply(answer())]) as server:
+        (tmp_path / "library.toml").write_text(f'[model]\nbase = "someone/model"\n[llm]\nmodel = "from-library"\n'
+                                               f'base_url = "{server.url}"\ntimeout = 30\nrounds = 1\n')
+        result = cli("plan", scene)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["planner"] == "openai" and server.requests[0]["model"] == "from-library"
+
+
+def test_a_bad_llm_table_is_one_line(cli, tmp_path):
+    scene = tmp_path / "scene.toml"
+    scene.write_text(SCENE_FILE.read_text())
+    (tmp_path / "library.toml").write_text('[model]\nbase = "someone/model"\n[llm]\nrounds = 9\n')
+    result = cli("plan", scene)
+    assert result.exit_code == 2 and "llm.rounds" in result.stderr and "0 to 5" in result.stderr
