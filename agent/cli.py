@@ -19,8 +19,7 @@ from agent.scene_file import SceneError, load_scene
 from agent.session import Session, SessionError
 from graphs.context import Context
 from graphs.document import read_plan
-from graphs.llm_planner import PlannerError
-from graphs.planner import RulesPlanner
+from graphs.llm_planner import plan_or_rules
 from graphs.state import Settings, Storyboard
 from prompts.lint import lint_plan
 from tools.diffusion import Cancelled
@@ -214,16 +213,12 @@ def plan(
         chosen = make_planner(planner, llm_model, read_library(library, scene, story))
     except (ConfigError, LibraryError) as error:
         fail(str(error))
-    try:
-        specs = chosen.plan(story)
-    except PlannerError as error:
-        errors.print(f"notice: the {chosen.name} planner gave no usable plan ({error}); the rules planner's plan "
-                     "follows instead", markup=False, highlight=False, soft_wrap=True)
-        chosen = RulesPlanner()
-        specs = chosen.plan(story)
+    specs, name, notice = plan_or_rules(chosen, story)
+    if notice:
+        errors.print(f"notice: {notice}", markup=False, highlight=False, soft_wrap=True)
     violations = lint_plan(specs, story.characters)
     document = {
-        "title": story.title, "planner": chosen.name,
+        "title": story.title, "planner": name,
         "characters": [c.model_dump(by_alias=True) for c in story.characters],
         "frames": [{"index": i, **s.model_dump(by_alias=True), "lint": [v.model_dump() for v in violations
                                                                          if v.frame == i]}

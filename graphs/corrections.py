@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from prompts.shot_types import ShotType, find_shot
 from tools.hub import SCHEDULERS
 
 
-class SetShot(BaseModel):
+class _Command(BaseModel):
+    """Base of every command: field notes become descriptions in the JSON schema a chat model fills in."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class SetShot(_Command):
     """Change a frame's shot type."""
 
     kind: Literal["set_shot"] = "set_shot"
@@ -19,7 +25,7 @@ class SetShot(BaseModel):
     shot_type: str
 
 
-class Rewrite(BaseModel):
+class Rewrite(_Command):
     """Replace a frame's prompt with the person's own text."""
 
     kind: Literal["rewrite"] = "rewrite"
@@ -27,14 +33,14 @@ class Rewrite(BaseModel):
     prompt: str
 
 
-class Regenerate(BaseModel):
+class Regenerate(_Command):
     """Render a frame again with a new seed; frame None means every frame."""
 
     kind: Literal["regenerate"] = "regenerate"
     frame: int | None
 
 
-class Pick(BaseModel):
+class Pick(_Command):
     """Show another of a frame's candidates (numbered from 0, like the files) as its shot."""
 
     kind: Literal["pick"] = "pick"
@@ -42,7 +48,7 @@ class Pick(BaseModel):
     candidate: int
 
 
-class Inpaint(BaseModel):
+class Inpaint(_Command):
     """Redraw a region of a frame's image: a SAM box, a plain rectangle, or a SAM point (then a mask is chosen)."""
 
     kind: Literal["inpaint"] = "inpaint"
@@ -57,7 +63,7 @@ class Inpaint(BaseModel):
     """Mask refinement; None takes the default for the region."""
 
 
-class ChooseMask(BaseModel):
+class ChooseMask(_Command):
     """Inpaint with one of the masks SAM proposed for a point (numbered from 0)."""
 
     kind: Literal["mask"] = "mask"
@@ -66,7 +72,7 @@ class ChooseMask(BaseModel):
     mask: int
 
 
-class Swap(BaseModel):
+class Swap(_Command):
     """Exchange two frames."""
 
     kind: Literal["swap"] = "swap"
@@ -74,26 +80,26 @@ class Swap(BaseModel):
     second: int
 
 
-class Remove(BaseModel):
+class Remove(_Command):
     """Delete a frame."""
 
     kind: Literal["remove"] = "remove"
     frame: int
 
 
-class Undo(BaseModel):
+class Undo(_Command):
     """Go back to the frames as they were before the last correction."""
 
     kind: Literal["undo"] = "undo"
 
 
-class Export(BaseModel):
+class Export(_Command):
     """Finish the session and write the final storyboard."""
 
     kind: Literal["export"] = "export"
 
 
-class Append(BaseModel):
+class Append(_Command):
     """Add words to the end of a frame's prompt, as a sentence of their own."""
 
     kind: Literal["append"] = "append"
@@ -101,7 +107,7 @@ class Append(BaseModel):
     text: str
 
 
-class MoveCharacter(BaseModel):
+class MoveCharacter(_Command):
     """Stand a character somewhere else in one frame; whoever stood there takes the character's old place."""
 
     kind: Literal["move_character"] = "move_character"
@@ -111,7 +117,7 @@ class MoveCharacter(BaseModel):
     position: Literal["left", "centre", "right"]
 
 
-class AddFrame(BaseModel):
+class AddFrame(_Command):
     """Plan one more frame showing an action and put it into the storyboard."""
 
     kind: Literal["add_frame"] = "add_frame"
@@ -122,14 +128,14 @@ class AddFrame(BaseModel):
     action: str
 
 
-class Duplicate(BaseModel):
+class Duplicate(_Command):
     """Put a copy of a frame right after it, with its own id and seed."""
 
     kind: Literal["duplicate"] = "duplicate"
     frame: int
 
 
-class MoveFrame(BaseModel):
+class MoveFrame(_Command):
     """Take a frame out and put it back so that it ends up at index `to` of the new order."""
 
     kind: Literal["move_frame"] = "move_frame"
@@ -137,7 +143,7 @@ class MoveFrame(BaseModel):
     to: int
 
 
-class SetStyle(BaseModel):
+class SetStyle(_Command):
     """Change the look of the whole storyboard; an empty style removes it."""
 
     kind: Literal["set_style"] = "set_style"
@@ -147,7 +153,7 @@ class SetStyle(BaseModel):
 SettingName = Literal["width", "height", "steps", "guidance", "candidates", "scheduler"]
 
 
-class SetSetting(BaseModel):
+class SetSetting(_Command):
     """Change one render setting; `value` is checked by `check_setting` before it is used."""
 
     kind: Literal["set_setting"] = "set_setting"
@@ -155,7 +161,7 @@ class SetSetting(BaseModel):
     value: int | float | str
 
 
-class Clarify(BaseModel):
+class Clarify(_Command):
     """A message read but not acted on, because it leaves something open; the question says what."""
 
     kind: Literal["clarify"] = "clarify"
@@ -184,7 +190,7 @@ _FRAME_WORD = r"(?:frame|shot|panel)"
 _FRAME_REF = rf"(?:{_FRAME_WORD}\s*)?#?(\d+)"
 """A frame named by number, with or without the word "frame"."""
 
-_FRAME = re.compile(rf"^(?:(?:in|for|on)\s+)?{_FRAME_WORD}\s*#?(\d+)\s*(?:->|→|=>|[:\-–,])?\s*(.*)$", _FLAGS)
+_FRAME = re.compile(rf"^(?:(?:in|for|on)\s+)?{_FRAME_WORD}\s*#?(\d+)\s*(->|→|=>|[:\-–,])?\s*(.*)$", _FLAGS)
 _NUMBERED = re.compile(r"^#?(\d+)\s*(?:->|→|=>|:)\s*(.*)$", _FLAGS)
 _MAKE_FRAME = re.compile(rf"^(?:make|turn|change|set|switch)\s+{_FRAME_WORD}\s*#?(\d+)\s+(?:(?:into|to|in)\s+)?(.+)$",
                          _FLAGS)
@@ -371,6 +377,8 @@ def check_setting(name: str, value: int | float | str) -> int | float | str:
 
 
 def _whole(raw: str) -> int | None:
+    if raw.endswith(".0"):  # 30.0 from a model's JSON is the whole number 30
+        raw = raw[:-2]
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
 
 
@@ -397,8 +405,8 @@ def _inpaint(number: int, rest: str) -> Inpaint:
                    close=int(options["close"]) if "close" in options else None)
 
 
-def _frame_command(number: int, rest: str) -> Command:
-    """Read what follows "frame N:"."""
+def _frame_command(number: int, rest: str, marked: bool = True) -> Command:
+    """Read what follows "frame N:"; without the colon (or arrow) `rest` is never taken as a whole new prompt."""
     rest = rest.strip()
     if not rest:
         raise CorrectionError(f"say what to change in frame {number}: a shot type or a new prompt")
@@ -430,6 +438,9 @@ def _frame_command(number: int, rest: str) -> Command:
     match = _STAND.match(plain)
     if match and (match.group("verb") or match.group("prep")) and match.group("who").lower() not in ("frame", "shot"):
         return MoveCharacter(frame=number, character=match.group("who"), position=_position(match.group("pos")))
+    if not marked:
+        return Clarify(question=f'to give frame {number} a new prompt, write "frame {number}: <the new prompt>"; '
+                                f'to add words, "frame {number}: add <words>"')
     return Rewrite(frame=number, prompt=rest)
 
 
@@ -501,7 +512,7 @@ def parse_correction(text: str) -> list[Command]:
     if not message:
         raise CorrectionError(f"empty message: {HELP}")
     if match := _FRAME.match(message):
-        return [_frame_command(_number(match.group(1)), match.group(2))]
+        return [_frame_command(_number(match.group(1)), match.group(3), bool(match.group(2)))]
     if match := _NUMBERED.match(message):
         return [_frame_command(_number(match.group(1)), match.group(2))]
     plain = _plain(message)

@@ -13,7 +13,7 @@ from graphs.corrections import (AddFrame, Append, Clarify, Command, CorrectionEr
 from graphs.planner import frame_seed, home_sides, place
 from graphs.rendering import answering, job_of
 from graphs.state import Character, Frame, FrameSpec, Placement, Scene, Settings, Step, Storyboard
-from prompts.shot_types import ShotType, shot_by_slug
+from prompts.shot_types import SHOT_TYPES, ShotType, find_shot, shot_by_slug
 
 HISTORY_LIMIT = 50
 _WHERE = {"left": "on the left", "right": "on the right", "centre": "in the centre"}
@@ -147,10 +147,10 @@ def _new_frame(draft: _Draft, spec_for: Callable[[int], FrameSpec]) -> Frame:
 
 
 def _shot(slug: str) -> ShotType:
-    try:
-        return shot_by_slug(slug)
-    except ValueError as error:
-        raise CorrectionError(str(error)) from None
+    shot = find_shot(slug)  # slugs, and the names and numbers people (or models) also use
+    if shot is None:
+        raise CorrectionError(f"unknown shot type {slug!r}: expected one of {', '.join(s.slug for s in SHOT_TYPES)}")
+    return shot
 
 
 def _restaged(scene: Scene, spec: FrameSpec, planner: Planner) -> FrameSpec:
@@ -167,6 +167,8 @@ def _edit(draft: _Draft, command: Command, planner: Planner) -> str:
         return f"frame {i} is now a {shot.name.lower()}"
     if isinstance(command, Rewrite):
         i = _check(frames, command.frame)
+        if not command.prompt.strip():
+            raise CorrectionError(f"frame {i}: expected a new prompt, got nothing")
         frames[i] = _rewrite(draft.scene, frames[i], command.prompt)
         return f"frame {i} has a new prompt"
     if isinstance(command, Append):

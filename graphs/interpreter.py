@@ -19,14 +19,16 @@ from tools.llm import LLM, LLMError
 class Interpretation(BaseModel):
     """The model's reading of one message."""
 
-    commands: list[Command] = Field(description="the edits the message asks for, in order; empty when asking")
+    commands: list[Command] = Field(
+        description="the edits the message asks for, applied in order; empty when asking")
     question: str = Field(description="a short question back when the message is ambiguous, else empty")
 
 
 GUIDE = """You turn a film-maker's chat message about a storyboard into edit commands.
 Frames are numbered from 0. Candidates and masks are numbered from 0. Shot types use these slugs:
 {slugs}.
-Use only commands that the message clearly asks for. Refer to characters by their token. When the
+Commands apply one after another: after a frame is removed, added or moved, later commands count
+frames in the new order. Use only commands that the message clearly asks for. Refer to characters by their token. When the
 message could mean two different edits, or names no frame where one is needed, ask a short
 question instead and give no commands. Never invent frame numbers.
 

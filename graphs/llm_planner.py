@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from graphs.corrections import CorrectionError
-from graphs.planner import frame_seed
+from graphs.planner import RulesPlanner, frame_seed
+from graphs.planner import restage as rules_restage
 from graphs.state import FrameSpec, Placement, Scene
 from prompts.lint import lint_plan
 from prompts.shot_types import BY_NUMBER, SHOT_TYPES, ShotType, negative_prompt
@@ -102,20 +103,22 @@ class OpenAIPlanner:
         """Return one frame spec per frame, after up to `rounds` rounds of feedback on what broke the rules."""
         messages = [{"role": "system", "content": system_prompt(scene)},
                     {"role": "user", "content": f"Plan the storyboard now. {ANSWER}"}]
+        usable, problems = None, []
         for round_ in range(self.rounds + 1):
             try:
                 answer = self.llm.ask(messages, PlannedScene)
             except LLMError as error:
                 raise PlannerError(str(error)) from None
             specs, problems = self._read(scene, answer)
-            if not problems:
+            usable = specs or usable  # a later round that breaks the frame count must not lose a usable plan
+            if specs is not None and not problems:
                 return specs
             if round_ < self.rounds:
                 messages.append({"role": "user", "content": feedback(problems)})
-        if specs is None:
+        if usable is None:
             raise PlannerError(f"the model's plan was still unusable after {self.rounds} rounds of feedback: "
                                f"{problems[0]}")
-        return specs  # only rule breaks remain; the lint step mends or reports them
+        return usable  # only rule breaks remain; the lint step mends or reports them
 
     def _read(self, scene: Scene, answer: PlannedScene) -> tuple[list[FrameSpec] | None, list[str]]:
         """Return the specs (None when unusable) and every problem found, for the model to fix."""
@@ -135,10 +138,19 @@ class OpenAIPlanner:
         return specs, problems
 
     def restage(self, scene: Scene, spec: FrameSpec, shot: ShotType) -> FrameSpec:
-        """Return the frame re-planned by the model as another shot type, keeping its cast, beat and seed."""
-        ask = (f"Rewrite this frame as a {shot.name} (shot {shot.number}), keeping its characters, beat, setting "
-               f"and light: {spec.model_dump_json(by_alias=True)}")
-        return self._one(scene, ask, shot, spec.seed)
+        """Return the frame re-planned by the model as another shot type, keeping its cast, places, beat and seed.
+
+        A prompt the person wrote is kept in their words, only its opening shot phrase changes.
+        """
+        if spec.written_by == "person":
+            return rules_restage(scene, spec, shot)
+        ask = (f"Rewrite this frame as a {shot.name} (shot {shot.number}), keeping its characters where they stand, "
+               f"its beat, setting and light: {spec.model_dump_json(by_alias=True)}")
+        staged = self._one(scene, ask, shot, spec.seed)
+        if {(c.name, c.position) for c in staged.characters} != {(c.name, c.position) for c in spec.characters}:
+            raise CorrectionError("the openai planner moved, added or dropped characters while restaging the frame; "
+                                  "try again")
+        return staged
 
     def extra(self, scene: Scene, action: str, shot: ShotType | None, seed: int) -> FrameSpec:
         """Return one more frame planned by the model, showing `action`."""
@@ -176,3 +188,16 @@ def feedback(problems: list[str]) -> str:
     listed = "\n".join(f"- {p}" for p in problems)
     return (f"The plan breaks these rules:\n{listed}\nReturn the whole plan again with every frame, fixing these "
             f"and changing nothing else. {ANSWER}")
+
+
+def plan_or_rules(planner: object, scene: Scene) -> tuple[list[FrameSpec], str, str]:
+    """Plan with `planner`; when it gives no usable plan, plan by rules. Return specs, planner name and a notice.
+
+    The notice is empty unless the rules planner stood in, and then it says why, so the switch is never silent.
+    """
+    try:
+        return planner.plan(scene), planner.name, ""
+    except PlannerError as error:
+        rules = RulesPlanner()
+        return rules.plan(scene), rules.name, (f"the {planner.name} planner gave no usable plan ({error}); "
+                                               "the rules planner's plan is used instead")

@@ -15,7 +15,7 @@ from graphs.document import storyboard_document
 from graphs.edits import apply_commands, remember
 from graphs.inpainting import check_request, inpaint_frame, propose_masks
 from graphs.interpreter import interpret
-from graphs.llm_planner import PlannerError
+from graphs.llm_planner import plan_or_rules
 from graphs.planner import RulesPlanner
 from graphs.rendering import bring_up_to_date, caption, job_for
 from graphs.repair import repair_prompt
@@ -29,18 +29,13 @@ from tools.library import CritiqueSettings
 
 def plan(state: Storyboard, runtime: Runtime[Context]) -> dict:
     """Ask the planner for frame specs; when a model planner fails, plan by rules and say so."""
-    planner = runtime.context.planner
     write = get_stream_writer()
-    try:
-        specs = planner.plan(state.scene)
-    except PlannerError as error:
-        write({"type": "notice", "message": f"the {planner.name} planner gave no usable plan ({error}); "
-                                            "the rules planner's plan is shown instead"})
-        planner = RulesPlanner()
-        specs = planner.plan(state.scene)
+    specs, name, notice = plan_or_rules(runtime.context.planner, state.scene)
+    if notice:
+        write({"type": "notice", "message": notice})
     frames = [Frame(id=f"f{i}", spec=spec) for i, spec in enumerate(specs)]
-    write({"type": "plan", "planner": planner.name, "frames": len(frames)})
-    return {"frames": frames, "planner": planner.name, "next_id": len(frames)}
+    write({"type": "plan", "planner": name, "frames": len(frames)})
+    return {"frames": frames, "planner": name, "next_id": len(frames)}
 
 
 def planner_for(state: Storyboard, ctx: Context) -> Planner:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from graphs.corrections import ChooseMask, Inpaint
 from prompts.lint import Violation
@@ -233,6 +233,16 @@ class Storyboard(BaseModel):
     """Counter for new frame ids."""
     history: list[Step] = []
     """Frames, scene and settings as they were before each applied correction, for undo."""
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _older_history(cls, value: object, info: ValidationInfo) -> object:
+        """Read sessions saved when history held frame lists alone: each step keeps the scene and settings of now."""
+        if not isinstance(value, list) or not any(isinstance(step, list) for step in value):
+            return value
+        scene, settings = info.data.get("scene"), info.data.get("settings", Settings())
+        return [{"frames": step, "scene": scene, "settings": settings} if isinstance(step, list) else step
+                for step in value]
     pending: str | None = None
     """The person's last message, waiting to be applied."""
     inpaint: Inpaint | ChooseMask | None = None

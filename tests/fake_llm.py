@@ -18,6 +18,8 @@ class Reply:
     content: str
     delay: float = 0.0
     """Seconds to wait before answering (longer than the client's timeout makes it give up)."""
+    finish: str = "stop"
+    """The finish reason: "length" says the reply was cut off."""
 
 
 @dataclass
@@ -53,7 +55,7 @@ class FakeLLM:
                     return
                 time.sleep(step.delay)
                 answer = {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": body["model"],
-                          "choices": [{"index": 0, "finish_reason": "stop",
+                          "choices": [{"index": 0, "finish_reason": step.finish,
                                        "message": {"role": "assistant", "content": step.content}}]}
                 try:
                     self._send(200, answer)

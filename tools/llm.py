@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -34,7 +35,7 @@ class LLMConfig:
 
     model: str = DEFAULT_MODEL
     base_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     timeout: float = 60.0
     """Seconds to wait for one reply."""
     retries: int = 3
@@ -61,7 +62,11 @@ class LLMConfig:
 
     @property
     def where(self) -> str:
-        return self.base_url or "the OpenAI API"
+        """The server, as messages name it (without any user:password part of the URL)."""
+        if not self.base_url:
+            return "the OpenAI API"
+        parts = urlsplit(self.base_url)
+        return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
 
 
 def extract(text: str, schema: type[T]) -> T:
@@ -123,6 +128,8 @@ class LLM:
                 parsed, problem = None, str(error)
             except openai.APIError as error:
                 raise LLMError(f"the model at {self.config.where} did not answer ({_api_problem(error)})") from None
+            except openai.OpenAIError as error:  # a reply cut off at the length limit, or filtered
+                raise LLMError(f"the model at {self.config.where} gave no usable reply ({type(error).__name__})") from None
             if parsed is None:
                 try:
                     parsed = extract(content, schema)

@@ -332,3 +332,13 @@ def test_publishing_leaves_no_image_file_open(graph, context, scene, tmp_path):
     """publish composes storyboard.png from the shot files; every one it opens must be closed again."""
     start(graph, context, scene, tmp_path)
     assert graph.get_state(CONFIG).next == ("review",)
+
+
+def test_sessions_saved_with_frame_lists_as_history_still_read(scene, tmp_path):
+    from graphs.state import Frame as StateFrame
+
+    frames = [StateFrame(id=f"f{i}", spec=spec) for i, spec in enumerate(RulesPlanner().plan(scene))]
+    old = {"scene": scene.model_dump(by_alias=True), "out_dir": str(tmp_path),
+           "frames": [f.model_dump() for f in frames], "history": [[f.model_dump() for f in frames[:2]]]}
+    board = Storyboard.model_validate(old)
+    assert board.history[0].frames == frames[:2] and board.history[0].scene == scene

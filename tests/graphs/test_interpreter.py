@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from counting import CountingRenderer
 from fake_llm import FakeLLM, Reply, Status
 from hypothesis import HealthCheck, given, settings
@@ -13,10 +14,11 @@ from hypothesis import strategies as st
 from agent.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
-from graphs.corrections import Clarify, Command, Regenerate, SetShot, Swap
+from graphs.corrections import Clarify, Command, CorrectionError, Regenerate, Rewrite, SetSetting, SetShot, Swap
+from graphs.edits import apply_commands
 from graphs.interpreter import interpret
 from graphs.planner import RulesPlanner
-from graphs.state import Settings, Storyboard
+from graphs.state import Frame, Settings, Storyboard
 from tools.llm import LLM, LLMConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +59,29 @@ def test_a_model_that_fails_leaves_the_rules_question():
     with FakeLLM([], default=Status(500)) as server:
         commands = interpret("make it pop", STATE, llm(server))
     assert len(commands) == 1 and isinstance(commands[0], Clarify) and "did not understand" in commands[0].question
+
+
+def test_a_cut_off_reply_leaves_the_rules_question():
+    with FakeLLM([], default=Reply('{"commands": [', finish="length")) as server:
+        commands = interpret("make it pop", STATE, llm(server))
+    assert len(commands) == 1 and isinstance(commands[0], Clarify)
+
+
+def test_a_frame_message_without_a_colon_goes_to_the_model():
+    answer = {"commands": [{"kind": "append", "frame": 2, "text": "brighter morning light"}], "question": ""}
+    with FakeLLM([Reply(json.dumps(answer))]) as server:
+        commands = interpret("frame 2 is too dark", STATE, llm(server))
+    assert [c.kind for c in commands] == ["append"] and len(server.requests) == 1
+
+
+def test_the_models_commands_meet_the_same_checks():
+    frames = [Frame(id=f"f{i}", spec=spec) for i, spec in enumerate(RulesPlanner().plan(SCENE))]
+    state = STATE.model_copy(update={"frames": frames})
+    update = apply_commands(state, [SetSetting(name="steps", value=30.0), SetShot(frame=1, shot_type="close-up")],
+                            RulesPlanner())
+    assert update["settings"].steps == 30 and update["frames"][1].spec.shot_type == "close_up"
+    with pytest.raises(CorrectionError, match="expected a new prompt"):
+        apply_commands(state, [Rewrite(frame=0, prompt="   ")], RulesPlanner())
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -133,3 +133,37 @@ def test_an_explicit_shot_sequence_is_asked_for_and_checked():
 def test_the_answer_schema_is_strict():
     schema = PlannedScene.model_json_schema()
     assert "frames" in schema["properties"]
+
+
+def test_a_reply_cut_off_at_the_length_limit_is_one_line():
+    with FakeLLM([], default=Reply('{"frames": [', finish="length")) as server:
+        with pytest.raises(PlannerError, match="no usable reply"):
+            planner(server).plan(SCENE)
+
+
+def test_a_usable_plan_survives_a_later_round_that_breaks_the_count():
+    short = json.dumps({"frames": json.loads(good_answer())["frames"][:2]})
+    with FakeLLM([Reply(broken_answer()), Reply(short), Reply(short)]) as server:
+        specs = planner(server).plan(SCENE)
+    assert len(specs) == 5 and len(server.requests) == 3
+
+
+def test_a_person_written_prompt_is_restaged_in_their_words_without_asking():
+    spec = RulesPlanner().plan(SCENE)[1].model_copy(update={"prompt": "Medium shot of a quiet kitchen at dawn.",
+                                                           "written_by": "person"})
+    with FakeLLM([]) as server:
+        staged = planner(server).restage(SCENE, spec, BY_SLUG["close_up"])
+    assert staged.prompt == "Close up of a quiet kitchen at dawn." and staged.written_by == "person"
+    assert server.requests == []
+
+
+def test_a_restage_that_moves_people_is_refused():
+    from graphs.corrections import CorrectionError
+
+    spec = next(s for s in RulesPlanner().plan(SCENE) if s.characters)
+    frame = json.loads(good_answer())["frames"][0] | {"shot": 2, "characters": [
+        {"name": spec.characters[0].name, "position": "left" if spec.characters[0].position != "left" else "right",
+         "action": "waits"}]}
+    with FakeLLM([Reply(json.dumps(frame))]) as server:
+        with pytest.raises(CorrectionError, match="moved, added or dropped"):
+            planner(server).restage(SCENE, spec, BY_SLUG["close_up"])
