@@ -44,6 +44,8 @@ def show(events: Iterable[Event], console: Console, errors: Console, report: Rep
                 shot = f", shot LoRA +{event['shot_boost']:g}" if event["shot_boost"] else ""
                 console.print(f"frame {event['frame']}: {why}; retry {event['attempt']} of {event['retries']} "
                               f"with fresh seeds{shot}", markup=False, highlight=False, soft_wrap=True)
+            elif kind == "queue":
+                console.print(f"waiting for the GPU: {event['ahead']} ahead", markup=False, highlight=False)
             elif kind == "notice":
                 console.print(f"notice: {event['message']}", markup=False, highlight=False, soft_wrap=True)
             elif kind == "critique":

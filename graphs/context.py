@@ -5,14 +5,13 @@ None of it is ever checkpointed; pass the same Context on every invoke, resumes 
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Protocol
 
 from graphs.state import FrameSpec, Scene
 from prompts.shot_types import ShotType
 from tools.critique import ClipCritic
-from tools.hub import GPU_LOCK
+from tools.gpu_queue import GPU_QUEUE, GpuQueue
 from tools.inpaint import Inpainter
 from tools.library import Library
 from tools.llm import LLM
@@ -54,5 +53,5 @@ class Context:
     """Chat model that reads messages the rules parser cannot; None reads by rules alone."""
     library: Library | None = None
     """Checkpoint, LoRA files and weight policy; None when no library is configured."""
-    gpu_lock: threading.RLock = GPU_LOCK
-    """Held while any model runs, so two sessions never use the GPU at once (one lock per process)."""
+    gpu_lock: GpuQueue = GPU_QUEUE
+    """Taken in turn by every session's render and repair work, so two sessions never use the GPU at once."""

@@ -65,7 +65,7 @@ def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
     for i, frame in enumerate(frames):
         def progress(step: int, steps: int, i: int = i) -> None:
             write({"type": "progress", "frame": i, "frames": len(frames), "step": step, "steps": steps})
-        with ctx.gpu_lock:
+        with ctx.gpu_lock.turn(lambda ahead: write({"type": "queue", "ahead": ahead})):
             frames[i], status = bring_up_to_date(frame, job_for(i, frame, state.settings, cast, ctx.library), ctx.renderer, out,
                                                  progress)
         write({"type": "frame", "frame": i, "frames": len(frames), "status": status,
@@ -157,7 +157,7 @@ def inpaint(state: Storyboard, runtime: Runtime[Context]) -> dict:
         write({"type": "progress", "frame": command.frame, "frames": len(state.frames), "step": step, "steps": steps})
     try:
         command = check_request(state, command, ctx)  # again: a resumed run may have other models or files
-        with ctx.gpu_lock:
+        with ctx.gpu_lock.turn(lambda ahead: write({"type": "queue", "ahead": ahead})):
             if isinstance(command, Inpaint) and command.region == "point":
                 update = propose_masks(state, command, ctx)
             else:
