@@ -242,3 +242,5 @@ def lint(storyboard: Annotated[Path, typer.Argument(help="storyboard.json, or th
     typer.echo(f"{len(violations)} violations in {len(specs)} frames")
     if violations:
         raise typer.Exit(1)
+from agent.script import script  # noqa: E402  (registered last: it reuses this module's helpers)
+app.command()(script)
