@@ -298,7 +298,8 @@ _LOOK = re.compile(r"^(?:(?:make|turn)\s+(?:it|them|this|that|everything|it\s+al
 _POLITE = re.compile(r"^(?:please|pls|ok(?:ay)?|can\s+you|could\s+you|would\s+you)[\s,]+|"
                      r"[\s,]+(?:please|pls|thanks|thank\s+you)$", re.IGNORECASE)
 _END = re.compile(r"[\s.!?]+$")
-_WHERE_WORDS = {"left": "on the left", "right": "on the right", "centre": "in the centre"}
+WHERE_WORDS = {"left": "on the left", "right": "on the right", "centre": "in the centre"}
+"""How a screen position reads in a sentence."""
 
 
 def _number(digits: str) -> int:
@@ -566,8 +567,8 @@ def parse_correction(text: str) -> list[Command]:
     if (match := _MOVE_CHARACTER.match(plain)) and match.group("who").lower() not in ("frame", "shot", "panel"):
         who, position = match.group("who"), _position(match.group("pos"))
         if match.group(3) is None:
-            return [Clarify(question=f"in which frame should {who} stand {_WHERE_WORDS[position]}? say "
-                                     f'"frame 3: {who} {_WHERE_WORDS[position]}"')]
+            return [Clarify(question=f"in which frame should {who} stand {WHERE_WORDS[position]}? say "
+                                     f'"frame 3: {who} {WHERE_WORDS[position]}"')]
         return [MoveCharacter(frame=_number(match.group(3)), character=who, position=position)]
     if _UNDO.match(plain):
         return [Undo()]

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from graphs.context import Planner
 from graphs.corrections import (AddFrame, Append, Clarify, Command, CorrectionError, Duplicate, Export,
                                 MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetSetting, SetShot,
-                                SetStyle, Swap, Undo, check_setting)
+                                SetStyle, Swap, Undo, WHERE_WORDS, check_setting)
 from graphs.planner import frame_seed, home_sides, place
 from graphs.rendering import answering, job_of
 from graphs.state import Character, Frame, FrameSpec, Placement, Scene, Settings, Step, Storyboard
 from prompts.shot_types import SHOT_TYPES, ShotType, find_shot, shot_by_slug
 
 HISTORY_LIMIT = 50
-_WHERE = {"left": "on the left", "right": "on the right", "centre": "in the centre"}
 
 
 @dataclass
@@ -114,14 +113,14 @@ def _move_character(scene: Scene, frame: Frame, number: int, command: MoveCharac
         raise CorrectionError(f"{command.character} is not in frame {number}: {_who(spec.characters)}")
     old = spec.characters[mover].position
     if old == command.position:
-        return frame, f"{token} already stands {_WHERE[old]} in frame {number}"
+        return frame, f"{token} already stands {WHERE_WORDS[old]} in frame {number}"
     people = [c.model_copy(update={"position": old}) if c.position == command.position else c
               for c in spec.characters]
     people[mover] = people[mover].model_copy(update={"position": command.position})
     spec = spec.model_copy(update={"characters": people})
     if spec.written_by == "planner":
         spec = planner.restage(scene, spec, shot_by_slug(spec.shot_type))
-    return frame.model_copy(update={"spec": spec}), f"{token} now stands {_WHERE[command.position]} in frame {number}"
+    return frame.model_copy(update={"spec": spec}), f"{token} now stands {WHERE_WORDS[command.position]} in frame {number}"
 
 
 def _pick(frame: Frame, number: int, candidate: int) -> Frame:
