@@ -244,3 +244,5 @@ def lint(storyboard: Annotated[Path, typer.Argument(help="storyboard.json, or th
         raise typer.Exit(1)
 from agent.script import script  # noqa: E402  (registered last: it reuses this module's helpers)
 app.command()(script)
+from agent.chat import chat  # noqa: E402  (registered last: it reuses this module's helpers)
+app.command()(chat)
