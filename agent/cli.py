@@ -246,3 +246,7 @@ from agent.script import script  # noqa: E402  (registered last: it reuses this 
 app.command()(script)
 from agent.chat import chat  # noqa: E402  (registered last: it reuses this module's helpers)
 app.command()(chat)
+from agent.bots import discord_cmd  # noqa: E402  (registered last: it reuses this module's helpers)
+app.command("discord")(discord_cmd)
+from agent.bots import slack  # noqa: E402  (registered last: it reuses this module's helpers)
+app.command()(slack)

@@ -12,7 +12,6 @@ import zlib
 from dataclasses import asdict
 from functools import lru_cache
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from prompts.shot_types import shot_by_slug

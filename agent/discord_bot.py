@@ -1,0 +1,300 @@
+"""The `shotsmith discord` command: a Discord bot that keeps one storyboard session per channel.
+
+The bot speaks through slash commands only, so it needs no privileged intents. Each command first tells
+Discord it is working (a "thinking" reply, inside Discord's 3-second window), then runs the session in a
+worker thread so the gateway heartbeat keeps going while frames render, and finally posts the text and the
+images. Images over the server's upload limit are shrunk before they are attached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import discord
+from discord import app_commands
+from PIL import Image
+
+from agent.scene_file import MAX_FRAMES, SceneError, parse_scene
+from agent.session import Event, Session, SessionError
+from graphs.context import Context
+from graphs.state import Scene
+from tools.diffusion import Cancelled
+from tools.library import LibraryError
+
+ContextFactory = Callable[[Scene], Context]
+"""Builds the graph's Context for a scene (the scene may bring its own character LoRAs)."""
+
+FILES_PER_MESSAGE = 10
+"""Discord accepts at most this many attachments on one message."""
+
+TEXT_LIMIT = 2000
+"""Discord refuses message text longer than this."""
+
+SMALLEST_SIDE = 64
+"""Halving stops once an image's shorter side would drop below this; JPEG is tried from there."""
+
+NO_SESSION = "No storyboard in this channel yet: start one with /storyboard scene:<TOML text>."
+
+
+@dataclass
+class Reply:
+    """What a stretch of session work produced: lines of text and the image files worth showing."""
+
+    lines: list[str] = field(default_factory=list)
+    images: list[Path] = field(default_factory=list)
+
+    def text(self) -> str:
+        body = "\n".join(self.lines) or "done"
+        return body if len(body) <= TEXT_LIMIT else body[: TEXT_LIMIT - 1] + "…"
+
+
+def shrink(data: bytes, limit: int) -> tuple[bytes, str] | None:
+    """Return the image re-encoded to at most `limit` bytes, with its format ("png" or "jpg").
+
+    The image is halved again and again as PNG; once it would get too small, JPEG is tried at falling
+    quality. None means even the smallest JPEG is over the limit.
+    """
+    with Image.open(io.BytesIO(data)) as opened:
+        image = opened.copy()
+    size = image.size
+    while min(size) // 2 >= SMALLEST_SIDE:
+        size = (max(1, size[0] // 2), max(1, size[1] // 2))
+        smaller = _encode(image.resize(size, Image.LANCZOS), "PNG")
+        if len(smaller) <= limit:
+            return smaller, "png"
+    flat = image.convert("RGB").resize(size, Image.LANCZOS)
+    for quality in (85, 60, 35, 15):
+        jpeg = _encode(flat, "JPEG", quality=quality)
+        if len(jpeg) <= limit:
+            return jpeg, "jpg"
+    return None
+
+
+def _encode(image: Image.Image, kind: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, kind, **options)
+    return buffer.getvalue()
+
+
+def attachment(path: Path, limit: int) -> discord.File | None:
+    """Return the file to attach, shrunk when it is over `limit` bytes; None when it cannot be made to fit."""
+    data = path.read_bytes()
+    if len(data) <= limit:
+        return discord.File(io.BytesIO(data), filename=path.name)
+    fitted = shrink(data, limit)
+    if fitted is None:
+        return None
+    smaller, kind = fitted
+    return discord.File(io.BytesIO(smaller), filename=f"{path.stem}.{kind}")
+
+
+def _upload_limit(interaction: discord.Interaction) -> int:
+    guild = getattr(interaction, "guild", None)
+    return guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+
+def _shot_files(folder: Path) -> dict[Path, bytes]:
+    shots = [p for p in (folder / "frames").glob("shot_*.png") if p.stem[len("shot_"):].isdigit()]
+    return {p: p.read_bytes() for p in sorted(shots, key=lambda p: int(p.stem[len("shot_"):]))}
+
+
+class Channels:
+    """The sessions of every channel, each in its own folder under `out_root`; one command at a time per channel."""
+
+    def __init__(self, context_factory: ContextFactory, out_root: Path):
+        self.context_factory = context_factory
+        self.out_root = out_root
+        self.sessions: dict[int, Session] = {}
+        self.locks: dict[int, asyncio.Lock] = {}
+
+    def folder(self, channel_id: int) -> Path:
+        return self.out_root / f"{channel_id}"
+
+    def lock(self, channel_id: int) -> asyncio.Lock:
+        return self.locks.setdefault(channel_id, asyncio.Lock())
+
+    def find(self, channel_id: int) -> Session | None:
+        """Return the channel's session, taking up one kept on disk by an earlier run of the bot."""
+        session = self.sessions.get(channel_id)
+        folder = self.folder(channel_id)
+        if session is None and (folder / "session.json").is_file():
+            try:
+                session = Session.reopen(folder, None)
+            except SessionError:
+                return None
+            state = session.state()
+            if state is None:
+                session.close()
+                return None
+            session.context = self.context_factory(state.scene)
+            self.sessions[channel_id] = session
+        return session
+
+    # --- blocking work, run in a worker thread ----------------------------------------------------------
+
+    def start(self, channel_id: int, scene_text: str, frames: int | None) -> Reply:
+        """Start a new session for the channel from TOML text and draw it."""
+        try:
+            data = tomllib.loads(scene_text)
+        except tomllib.TOMLDecodeError as error:
+            return Reply([f"The scene is not valid TOML: {error}"])
+        if frames is not None:
+            data.pop("shots", None)
+            data["frames"] = frames
+        try:
+            scene = parse_scene(data, Path.cwd())
+            context = self.context_factory(scene)
+        except (SceneError, LibraryError, ValueError) as error:
+            return Reply([f"Cannot start this scene: {error}"])
+        old = self.sessions.pop(channel_id, None)
+        if old is not None:
+            old.close()
+        session = Session.create(self.folder(channel_id), context)
+        self.sessions[channel_id] = session
+        reply = self._drive(session, lambda: session.start(scene), every_shot=True)
+        reply.lines.insert(0, f"Storyboard started: {scene.title}")
+        return reply
+
+    def send(self, channel_id: int, text: str) -> Reply:
+        """Hand a correction to the channel's session and collect what it changed."""
+        session = self.find(channel_id)
+        if session is None:
+            return Reply([NO_SESSION])
+        if session.unfinished():
+            self._drive(session, session.carry_on)
+        try:
+            events = session.send(text)
+        except SessionError as error:
+            return Reply([f"Not applied: {error}"])
+        reply = self._drive(session, lambda: events)
+        state = session.state()
+        if state is not None and state.done:
+            reply.lines.append(f"Exported: the storyboard is in {session.out_dir}")
+            grid = session.out_dir / "storyboard.png"
+            if grid.is_file() and grid not in reply.images:
+                reply.images.insert(0, grid)
+        return reply
+
+    def status(self, channel_id: int) -> Reply:
+        """Describe the channel's storyboard and whether a render waits for the GPU."""
+        session = self.find(channel_id)
+        if session is None:
+            return Reply([NO_SESSION])
+        state = session.state()
+        if state is None:
+            return Reply(["The storyboard here has not been drawn yet."])
+        waiting = session.context.gpu_lock.waiting() if session.context is not None else 0
+        queue = (f"{waiting} render(s) wait in the GPU queue" if waiting else "no render waits in the GPU queue")
+        stage = "exported" if state.done else "open for corrections"
+        return Reply([f"{state.scene.title}: {len(state.frames)} frames, planner {state.planner or '-'}, "
+                      f"renderer {state.renderer or '-'}, {len(state.applied)} correction(s) applied, {stage}; "
+                      f"{queue}"])
+
+    def _drive(self, session: Session, events: Callable[[], Iterable[Event]], every_shot: bool = False) -> Reply:
+        """Run the session's events to the next pause, keeping its messages and the shots that changed."""
+        before = {} if every_shot else _shot_files(session.out_dir)
+        reply, published = Reply(), False
+        try:
+            for event in events():
+                kind = event.get("type")
+                if kind in ("message", "critique", "notice", "error"):
+                    text = event.get("summary") if kind == "critique" else event.get("message")
+                    reply.lines.append(f"Error: {text}" if kind == "error" else f"{text}")
+                elif kind == "plan":
+                    reply.lines.append(f"Planned {event['frames']} frames with the {event['planner']} planner")
+                elif kind == "published":
+                    published = True
+        except (LibraryError, Cancelled) as error:
+            reply.lines.append(f"Error: {error} (frames finished before this stay on disk)")
+        if published:
+            changed = [path for path, data in _shot_files(session.out_dir).items() if before.get(path) != data]
+            grid = session.out_dir / "storyboard.png"
+            reply.images = ([grid] if grid.is_file() else []) + changed
+        return reply
+
+
+def build_bot(context_factory: ContextFactory, out_root: Path,
+              guild_id: int | None = None) -> tuple[discord.Client, app_commands.CommandTree]:
+    """Return a Discord client and its slash commands; nothing connects until the client is run."""
+    client = _Bot(guild_id)
+    tree = client.tree
+    channels = Channels(context_factory, out_root)
+
+    async def answer(interaction: discord.Interaction, work: Callable[..., Reply], *args: object) -> None:
+        await interaction.response.defer(thinking=True)  # first: Discord wants a sign of life within 3 s
+        async with channels.lock(interaction.channel_id):
+            reply = await asyncio.to_thread(work, interaction.channel_id, *args)
+        await _post(interaction, reply)
+
+    @tree.command(name="storyboard", description="Draw a storyboard for this channel from a scene written in TOML")
+    @app_commands.describe(scene="The scene as TOML, e.g. title = \"...\" description = \"...\" frames = 4",
+                           frames="Number of frames (replaces the scene's own count)")
+    async def storyboard(interaction: discord.Interaction, scene: str,
+                         frames: Optional[app_commands.Range[int, 1, MAX_FRAMES]] = None) -> None:
+        await answer(interaction, channels.start, scene, frames)
+
+    @tree.command(name="fix", description="Send a correction, e.g. \"frame 2: close-up\"")
+    @app_commands.describe(text="The correction, in the words the terminal chat accepts")
+    async def fix(interaction: discord.Interaction, text: str) -> None:
+        await answer(interaction, channels.send, text)
+
+    @tree.command(name="pick", description="Show another candidate image as a frame's shot")
+    @app_commands.describe(frame="Frame number (from 0)", candidate="Candidate number (from 0)")
+    async def pick(interaction: discord.Interaction, frame: app_commands.Range[int, 0],
+                   candidate: app_commands.Range[int, 0]) -> None:
+        await answer(interaction, channels.send, f"frame {frame}: candidate {candidate}")
+
+    @tree.command(name="export", description="Finish this channel's storyboard")
+    async def export(interaction: discord.Interaction) -> None:
+        await answer(interaction, channels.send, "export")
+
+    @tree.command(name="status", description="Frames, planner, renderer and the GPU queue for this channel")
+    async def status(interaction: discord.Interaction) -> None:
+        await answer(interaction, channels.status)
+
+    client.storyboards = channels  # the per-channel sessions, for whoever runs the bot
+    return client, tree
+
+
+class _Bot(discord.Client):
+    """A client with a command tree that syncs the commands when it logs in."""
+
+    def __init__(self, guild_id: int | None):
+        super().__init__(intents=discord.Intents.default())  # slash commands need no privileged intent
+        self.tree = app_commands.CommandTree(self)
+        self.guild_id = guild_id
+
+    async def setup_hook(self) -> None:
+        if self.guild_id is None:
+            await self.tree.sync()  # global commands can take a while to appear everywhere
+            return
+        guild = discord.Object(id=self.guild_id)
+        self.tree.copy_global_to(guild=guild)
+        await self.tree.sync(guild=guild)
+
+
+async def _post(interaction: discord.Interaction, reply: Reply) -> None:
+    """Send the reply as follow-ups: the text with the first ten images, then further images ten at a time."""
+    limit = _upload_limit(interaction)
+    files, skipped = [], []
+    for path in reply.images:
+        made = attachment(path, limit)
+        if made is None:
+            skipped.append(path.name)
+        else:
+            files.append(made)
+    if skipped:
+        reply.lines.append(f"Too large to attach even shrunk: {', '.join(skipped)}")
+    batches = [files[i:i + FILES_PER_MESSAGE] for i in range(0, len(files), FILES_PER_MESSAGE)] or [[]]
+    for number, batch in enumerate(batches):
+        content = reply.text() if number == 0 else None
+        if batch:
+            await interaction.followup.send(content=content, files=batch)
+        else:
+            await interaction.followup.send(content=content)

@@ -1,0 +1,184 @@
+"""The Slack bot against a local stand-in for Slack's Web API: signed events in, messages and files out."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from slack_bolt import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+from typer.testing import CliRunner
+
+from agent.cli import app as cli_app
+from agent.slack_bot import build_app
+from graphs.context import Context
+from graphs.planner import RulesPlanner
+from tests.fake_slack import FakeSlack
+from tools.sketch import SketchRenderer
+
+SECRET = "test-signing-secret"
+SCENE = '''title = "The door"
+description = "Kaito pushes open the door of an empty house. He sweeps his flashlight across the hall. A door slams upstairs."
+frames = 3
+'''
+MENTION = f"<@UBOT> please draw this\n```\n{SCENE}```"
+
+
+def sketch_context(scene) -> Context:
+    return Context(planner=RulesPlanner(), renderer=SketchRenderer())
+
+
+@pytest.fixture
+def fake():
+    with FakeSlack() as server:
+        yield server
+
+
+def make_app(fake: FakeSlack, out: Path, **options):
+    return build_app(sketch_context, out, client=WebClient(token="xoxb-test", base_url=fake.url),
+                     signing_secret=SECRET, **options)
+
+
+def deliver(app, event: dict, event_id: str, secret: str = SECRET, retry: int | None = None):
+    """Send one signed Events API callback to the app and return Bolt's response."""
+    body = json.dumps({"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": event_id,
+                       "event_time": int(time.time()), "event": event})
+    ts = str(int(time.time()))
+    headers = {"content-type": "application/json", "x-slack-request-timestamp": ts,
+               "x-slack-signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)}
+    if retry is not None:
+        headers["x-slack-retry-num"] = str(retry)
+        headers["x-slack-retry-reason"] = "http_timeout"
+    return app.dispatch(BoltRequest(body=body, headers=headers))
+
+
+def mention(ts: str, text: str = MENTION, user: str = "U1", channel: str = "C1", thread_ts: str | None = None):
+    event = {"type": "app_mention", "user": user, "text": text, "ts": ts, "channel": channel, "event_ts": ts}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def reply(ts: str, text: str, thread_ts: str, user: str = "U1", channel: str = "C1") -> dict:
+    return {"type": "message", "channel_type": "channel", "user": user, "text": text, "ts": ts,
+            "thread_ts": thread_ts, "channel": channel, "event_ts": ts}
+
+
+def uploaded(fake: FakeSlack) -> list[list[str]]:
+    """Return the titles of the files in each completed upload, in order."""
+    return [[f.get("title") for f in json.loads(args["files"])] for args in fake.named("/files.completeUploadExternal")]
+
+
+def test_a_whole_thread_draws_corrects_and_exports(fake, tmp_path):
+    app = make_app(fake, tmp_path)
+    assert deliver(app, mention("100.1"), "Ev1").status == 200
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    assert uploaded(fake)[0] == ["shot 0", "shot 1", "shot 2", "storyboard"]
+    folder = tmp_path / "C1-100.1"
+    assert (folder / "session.json").is_file() and (folder / "frames" / "shot_2.png").is_file()
+    posts = fake.named("/chat.postMessage")
+    assert len(posts) == 1 and posts[0]["thread_ts"] == "100.1"
+    updates = fake.named("/chat.update")
+    assert updates and {u["ts"] for u in updates} == {"2000.0001"}  # the one status message, edited in place
+    assert "3 frames drawn" in updates[-1]["text"]
+    for path in ("/files.getUploadURLExternal", "/files.completeUploadExternal"):
+        assert fake.named(path)
+    assert all(a["thread_ts"] == "100.1" and a["channel_id"] == "C1"
+               for a in fake.named("/files.completeUploadExternal"))
+
+    assert deliver(app, reply("100.2", "frame 1: close-up", "100.1"), "Ev2").status == 200
+    fake.wait_for(lambda: len(uploaded(fake)) == 2)
+    assert "shot 1" in uploaded(fake)[1] and "shot 0" not in uploaded(fake)[1]
+    assert len(fake.named("/chat.postMessage")) == 2  # what the correction did, said in the thread
+
+    deliver(app, reply("100.3", "export", "100.1"), "Ev3")
+    fake.wait_for(lambda: len(uploaded(fake)) == 3)
+    assert uploaded(fake)[2] == ["storyboard", "storyboard"]
+    names = [a.get("filename") for a in fake.named("/files.getUploadURLExternal")[-2:]]
+    assert names == ["storyboard.png", "storyboard.json"]
+    assert "Exported" in fake.named("/chat.postMessage")[-1]["text"]
+
+    deliver(app, reply("100.4", "frame 2: wide", "100.1"), "Ev4")
+    fake.wait_for(lambda: len(fake.named("/chat.postMessage")) == 4)
+    assert "finished" in fake.named("/chat.postMessage")[-1]["text"]
+
+
+def test_a_bad_signature_is_refused(fake, tmp_path):
+    app = make_app(fake, tmp_path)
+    assert deliver(app, mention("100.1"), "Ev1", secret="not-the-secret").status == 401
+    time.sleep(0.2)
+    assert not fake.named("/chat.postMessage") and not list(tmp_path.iterdir())
+
+
+def test_a_retried_event_is_handled_once(fake, tmp_path):
+    app = make_app(fake, tmp_path)
+    assert deliver(app, mention("100.1"), "EvSame").status == 200
+    assert deliver(app, mention("100.1"), "EvSame", retry=1).status == 200
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    time.sleep(0.5)
+    assert len(uploaded(fake)) == 1 and len(fake.named("/chat.postMessage")) == 1
+
+
+def test_bot_messages_and_edits_are_ignored(fake, tmp_path):
+    app = make_app(fake, tmp_path)
+    deliver(app, dict(mention("100.1"), bot_id="B2"), "Ev1")
+    deliver(app, {"type": "message", "subtype": "message_changed", "channel": "D1", "channel_type": "im",
+                  "ts": "100.2", "message": {"text": MENTION}}, "Ev2")
+    time.sleep(0.5)
+    assert not fake.named("/chat.postMessage") and not list(tmp_path.iterdir())
+
+
+def test_people_and_channels_outside_the_allowlists_are_refused(fake, tmp_path):
+    app = make_app(fake, tmp_path, allow_users=["U1"], allow_channels=["C1"])
+    deliver(app, mention("100.1", user="U9"), "Ev1")
+    deliver(app, mention("100.2", channel="C9"), "Ev2")
+    fake.wait_for(lambda: len(fake.named("/chat.postMessage")) == 2)
+    time.sleep(0.3)
+    posts = fake.named("/chat.postMessage")
+    assert all(p["text"].startswith("Sorry") and "\n" not in p["text"] for p in posts)
+    assert not list(tmp_path.iterdir()) and not fake.named("/chat.update") and not uploaded(fake)
+
+
+def test_the_per_person_limit_refuses_politely(fake, tmp_path):
+    app = make_app(fake, tmp_path, max_sessions_per_user=1)
+    deliver(app, mention("100.1"), "Ev1")
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    deliver(app, mention("200.1"), "Ev2")
+    fake.wait_for(lambda: len(fake.named("/chat.postMessage")) == 2)
+    refusal = fake.named("/chat.postMessage")[-1]
+    assert refusal["thread_ts"] == "200.1" and refusal["text"].startswith("Sorry")
+    assert not (tmp_path / "C1-200.1").exists()
+    deliver(app, mention("300.1", user="U2"), "Ev3")  # someone else may still start one
+    fake.wait_for(lambda: len(uploaded(fake)) == 2)
+
+
+def test_a_scene_file_attached_to_a_direct_message(fake, tmp_path):
+    fake.files["scene.toml"] = SCENE.encode()
+    app = make_app(fake, tmp_path)
+    event = {"type": "message", "subtype": "file_share", "channel_type": "im", "channel": "D1", "user": "U1",
+             "text": "", "ts": "100.1", "files": [{"name": "scene.toml",
+                                                  "url_private_download": fake.url + "files/scene.toml"}]}
+    deliver(app, event, "Ev1")
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    assert (tmp_path / "D1-100.1" / "storyboard.png").is_file()
+
+
+def test_a_broken_scene_is_answered_in_one_line(fake, tmp_path):
+    app = make_app(fake, tmp_path)
+    deliver(app, mention("100.1", text="<@UBOT> ```\ntitle = \"x\"\n```"), "Ev1")
+    fake.wait_for(lambda: fake.named("/chat.postMessage"))
+    text = fake.named("/chat.postMessage")[0]["text"]
+    assert text.startswith("That scene has a problem") and "frames" in text and "\n" not in text
+    assert not (tmp_path / "C1-100.1" / "session.json").exists()
+
+
+def test_the_command_without_tokens_exits_with_one_line(monkeypatch):
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(cli_app, ["slack"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "SLACK_BOT_TOKEN" in lines[0] and "Traceback" not in result.output
