@@ -21,7 +21,7 @@ from rich.table import Table
 from agent.config import ConfigError, make_context, read_library
 from agent.display import Report, show
 from agent.session import Event, Session, SessionError
-from graphs.corrections import HELP
+from graphs.commands import HELP
 from graphs.state import Storyboard
 from prompts.shot_types import shot_by_slug
 from tools.diffusion import Cancelled

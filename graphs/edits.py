@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphs.context import Planner
-from graphs.corrections import (AddFrame, Append, Clarify, Command, CorrectionError, Duplicate, Export,
-                                MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetSetting, SetShot,
-                                SetStyle, Swap, Undo, WHERE_WORDS, check_setting)
+from graphs.commands import (AddFrame, Append, Clarify, Command, CorrectionError, Duplicate, Export, MoveCharacter,
+                             MoveFrame, Pick, Regenerate, Remove, Rewrite, SetSetting, SetShot, SetStyle, Swap, Undo)
+from graphs.corrections import WHERE_WORDS, check_setting
 from graphs.planner import frame_seed, home_sides, place
 from graphs.rendering import answering, job_of
 from graphs.state import Character, Frame, FrameSpec, Placement, Scene, Settings, Step, Storyboard

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from graphs.context import Context
-from graphs.corrections import ChooseMask, CorrectionError, Inpaint
+from graphs.commands import ChooseMask, CorrectionError, Inpaint
 from graphs.edits import named
 from graphs.rendering import answering, job_of, open_rgb
 from graphs.state import Frame, MaskChoice, Storyboard, Version

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from graphs.corrections import Clarify, Command, interpret_rules
+from graphs.commands import Clarify, Command
+from graphs.corrections import interpret_rules
 from graphs.state import Storyboard
 from prompts.shot_types import SHOT_TYPES
 from tools.llm import LLM, LLMError

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from graphs.corrections import CorrectionError
+from graphs.commands import CorrectionError
 from graphs.planner import RulesPlanner, frame_seed
 from graphs.planner import restage as rules_restage
 from graphs.state import FrameSpec, Placement, Scene

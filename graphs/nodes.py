@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.context import Context, Planner
-from graphs.corrections import REFUSED, ChooseMask, Clarify, CorrectionError, Inpaint
+from graphs.commands import REFUSED, ChooseMask, Clarify, CorrectionError, Inpaint
 from graphs.document import storyboard_document
 from graphs.edits import apply_commands, remember
 from graphs.inpainting import check_request, inpaint_frame, propose_masks

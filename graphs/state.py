@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from graphs.corrections import ChooseMask, Inpaint
+from graphs.commands import ChooseMask, Inpaint
 from prompts.lint import Violation
 
 Position = Literal["left", "centre", "right"]

@@ -15,7 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from graphs import nodes
 from graphs.context import Context
-from graphs.corrections import REFUSED
+from graphs.commands import REFUSED
 from graphs.scoring import pending_retry
 from graphs.state import STATE_MODELS, Storyboard
 

@@ -1,0 +1,182 @@
+"""The edit commands a chat message can ask for, as typed values every reader (rules or model) produces."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Command(BaseModel):
+    """Base of every command: field notes become descriptions in the JSON schema a chat model fills in."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class SetShot(_Command):
+    """Change a frame's shot type."""
+
+    kind: Literal["set_shot"] = "set_shot"
+    frame: int
+    shot_type: str
+
+
+class Rewrite(_Command):
+    """Replace a frame's prompt with the person's own text."""
+
+    kind: Literal["rewrite"] = "rewrite"
+    frame: int
+    prompt: str
+
+
+class Regenerate(_Command):
+    """Render a frame again with a new seed; frame None means every frame."""
+
+    kind: Literal["regenerate"] = "regenerate"
+    frame: int | None
+
+
+class Pick(_Command):
+    """Show another of a frame's candidates (numbered from 0, like the files) as its shot."""
+
+    kind: Literal["pick"] = "pick"
+    frame: int
+    candidate: int
+
+
+class Inpaint(_Command):
+    """Redraw a region of a frame's image: a SAM box, a plain rectangle, or a SAM point (then a mask is chosen)."""
+
+    kind: Literal["inpaint"] = "inpaint"
+    frame: int
+    region: Literal["box", "rect", "point"]
+    coords: list[int]
+    """x0, y0, x1, y1 for a box or rectangle; x, y for a point; in image pixels."""
+    prompt: str
+    blur: float | None = None
+    dilate: int | None = None
+    close: int | None = None
+    """Mask refinement; None takes the default for the region."""
+
+
+class ChooseMask(_Command):
+    """Inpaint with one of the masks SAM proposed for a point (numbered from 0)."""
+
+    kind: Literal["mask"] = "mask"
+    frame: int | None
+    """None: the one frame that has masks waiting."""
+    mask: int
+
+
+class Swap(_Command):
+    """Exchange two frames."""
+
+    kind: Literal["swap"] = "swap"
+    first: int
+    second: int
+
+
+class Remove(_Command):
+    """Delete a frame."""
+
+    kind: Literal["remove"] = "remove"
+    frame: int
+
+
+class Undo(_Command):
+    """Go back to the frames as they were before the last correction."""
+
+    kind: Literal["undo"] = "undo"
+
+
+class Export(_Command):
+    """Finish the session and write the final storyboard."""
+
+    kind: Literal["export"] = "export"
+
+
+class Append(_Command):
+    """Add words to the end of a frame's prompt, as a sentence of their own."""
+
+    kind: Literal["append"] = "append"
+    frame: int
+    text: str
+
+
+class MoveCharacter(_Command):
+    """Stand a character somewhere else in one frame; whoever stood there takes the character's old place."""
+
+    kind: Literal["move_character"] = "move_character"
+    frame: int
+    character: str
+    """The character's token or one of its aliases, as the person typed it."""
+    position: Literal["left", "centre", "right"]
+
+
+class AddFrame(_Command):
+    """Plan one more frame showing an action and put it into the storyboard."""
+
+    kind: Literal["add_frame"] = "add_frame"
+    after: int | None
+    """The frame the new one follows; -1 puts it first, None puts it last."""
+    shot_type: str | None
+    """Slug of the shot type; None lets the planner choose."""
+    action: str
+
+
+class Duplicate(_Command):
+    """Put a copy of a frame right after it, with its own id and seed."""
+
+    kind: Literal["duplicate"] = "duplicate"
+    frame: int
+
+
+class MoveFrame(_Command):
+    """Take a frame out and put it back so that it ends up at index `to` of the new order."""
+
+    kind: Literal["move_frame"] = "move_frame"
+    frame: int
+    to: int
+
+
+class SetStyle(_Command):
+    """Change the look of the whole storyboard; an empty style removes it."""
+
+    kind: Literal["set_style"] = "set_style"
+    style: str
+
+
+SettingName = Literal["width", "height", "steps", "guidance", "candidates", "scheduler"]
+
+
+class SetSetting(_Command):
+    """Change one render setting; `value` is checked by `check_setting` before it is used."""
+
+    kind: Literal["set_setting"] = "set_setting"
+    name: SettingName
+    value: int | float | str
+
+
+class Clarify(_Command):
+    """A message read but not acted on, because it leaves something open; the question says what."""
+
+    kind: Literal["clarify"] = "clarify"
+    question: str
+
+
+Command = (SetShot | Rewrite | Regenerate | Pick | Inpaint | ChooseMask | Swap | Remove | Undo | Export | Append
+           | MoveCharacter | AddFrame | Duplicate | MoveFrame | SetStyle | SetSetting | Clarify)
+
+HELP = ('try "frame 3: close-up", "frame 2: <new prompt>", "frame 2: add <more words>", "regenerate 5", '
+        '"regenerate all", "frame 4: candidate 1", "frame 4: inpaint box 120,60,380,500 with <what to draw>", '
+        '"frame 3: kaitoyosuke on the left", "add a frame after 3: <what happens>", "duplicate 2", '
+        '"move frame 5 to 2", "swap 2 and 4", "remove 6", "style: <look>", "steps 30", "size 768x512", '
+        '"undo" or "export"')
+
+
+class CorrectionError(ValueError):
+    """A message that could not be read or applied; its text is shown to the person."""
+
+
+REFUSED = "error: "
+"""How a notice starts when the last message changed nothing because it could not be applied."""
