@@ -21,6 +21,7 @@ from rich.table import Table
 from agent.config import ConfigError, make_context, read_library
 from agent.display import Report, show
 from agent.session import Event, Session, SessionError
+from agent.shot_files import changed, shot_files
 from graphs.commands import HELP
 from graphs.state import Storyboard
 from prompts.shot_types import shot_by_slug
@@ -251,7 +252,7 @@ class _Chat:
 
         `events` is called inside the interrupt guard, so a session that fails to start is caught too.
         """
-        before = _shot_files(self.folder)
+        before = shot_files(self.folder)
         seen = _Pass()
         context = self.session.context
         try:
@@ -268,10 +269,8 @@ class _Chat:
         if plan and not seen.planned:
             self.table()
         if seen.published:
-            after = _shot_files(self.folder)
-            for name, data in after.items():
-                if every_shot or before.get(name) != data:
-                    self.say(f"wrote {self.folder / 'frames' / name}")
+            for path in changed({} if every_shot else before, shot_files(self.folder)):
+                self.say(f"wrote {path}")
         return True
 
     def watch(self, events: Iterable[Event], seen: _Pass, plan: bool) -> Iterator[Event]:
@@ -343,14 +342,6 @@ def _title(folder: Path) -> str:
         return str(json.loads((folder / "storyboard.json").read_text(encoding="utf-8"))["title"])
     except (OSError, ValueError, KeyError, TypeError):
         return "(nothing drawn yet)"
-
-
-def _shot_files(folder: Path) -> dict[str, bytes]:
-    shots = folder / "frames"
-    if not shots.is_dir():
-        return {}
-    files = [p for p in shots.glob("shot_*.png") if p.stem[len("shot_"):].isdigit()]
-    return {p.name: p.read_bytes() for p in sorted(files, key=lambda p: int(p.stem[len("shot_"):]))}
 
 
 def _shorten(text: str, limit: int) -> str:

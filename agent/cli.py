@@ -114,11 +114,14 @@ def run(
             except SessionError as error:
                 session.close()
                 fail(str(error), 1)
-            if report.errors:
+            if report.errors or report.questions:
                 break
     _summary(session.state(), out, report)
     session.close()
-    if report.errors:
+    if report.questions and not report.errors:
+        errors.print("error: a correction changed nothing because it left a question open (shown above); reword "
+                     "it so it needs no answer", markup=False, highlight=False, soft_wrap=True)
+    if report.errors or report.questions:
         raise typer.Exit(1)
 
 

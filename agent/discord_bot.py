@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -20,8 +19,9 @@ import discord
 from discord import app_commands
 from PIL import Image
 
-from agent.scene_file import MAX_FRAMES, SceneError, parse_scene
+from agent.scene_file import MAX_FRAMES, SceneError, reads_as_correction, scene_from_message
 from agent.session import Event, Session, SessionError
+from agent.shot_files import changed, shot_files
 from graphs.context import Context
 from graphs.state import Scene
 from tools.diffusion import Cancelled
@@ -39,7 +39,11 @@ TEXT_LIMIT = 2000
 SMALLEST_SIDE = 64
 """Halving stops once an image's shorter side would drop below this; JPEG is tried from there."""
 
-NO_SESSION = "No storyboard in this channel yet: start one with /storyboard scene:<TOML text>."
+NO_SESSION = "No storyboard in this channel yet: start one with /storyboard scene:<what happens> (or file:<scene.toml>)."
+NO_SCENE = ("Tell me the scene in a sentence or two with scene:<what happens>, or attach a scene file (.toml) "
+            "with file:.")
+SCENE_FILE_LIMIT = 256 * 1024
+"""The largest scene file read from an attachment, in bytes; a bigger one is refused."""
 
 
 @dataclass
@@ -99,11 +103,6 @@ def _upload_limit(interaction: discord.Interaction) -> int:
     return guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 
 
-def _shot_files(folder: Path) -> dict[Path, bytes]:
-    shots = [p for p in (folder / "frames").glob("shot_*.png") if p.stem[len("shot_"):].isdigit()]
-    return {p: p.read_bytes() for p in sorted(shots, key=lambda p: int(p.stem[len("shot_"):]))}
-
-
 class Channels:
     """The sessions of every channel, each in its own folder under `out_root`; one command at a time per channel."""
 
@@ -138,17 +137,21 @@ class Channels:
 
     # --- blocking work, run in a worker thread ----------------------------------------------------------
 
-    def start(self, channel_id: int, scene_text: str, frames: int | None) -> Reply:
-        """Start a new session for the channel from TOML text and draw it."""
+    def start(self, channel_id: int, scene_text: str | None, frames: int | None, file: Attached | None = None
+              ) -> Reply:
+        """Start a new session for the channel from a scene (plain words or TOML, or a fetched file) and draw it."""
+        if file is not None and scene_text:
+            return Reply(["Give the scene either as words (scene:) or as a file (file:), not both."])
+        if file is not None and file.problem:
+            return Reply([f"{file.name}: {file.problem}"])
+        if file is None and scene_text and reads_as_correction(scene_text):
+            return Reply(["That reads as a correction: send it with /fix. To start a new storyboard, give "
+                          "the scene in a sentence or two."])
         try:
-            data = tomllib.loads(scene_text)
-        except tomllib.TOMLDecodeError as error:
-            return Reply([f"The scene is not valid TOML: {error}"])
-        if frames is not None:
-            data.pop("shots", None)
-            data["frames"] = frames
-        try:
-            scene = parse_scene(data, Path.cwd())
+            scene = scene_from_message(file.text if file else scene_text or "", Path.cwd(), frames,
+                                       toml=True if file else None)
+            if scene is None:
+                return Reply([NO_SCENE])
             context = self.context_factory(scene)
         except (SceneError, LibraryError, ValueError) as error:
             return Reply([f"Cannot start this scene: {error}"])
@@ -198,14 +201,15 @@ class Channels:
 
     def _drive(self, session: Session, events: Callable[[], Iterable[Event]], every_shot: bool = False) -> Reply:
         """Run the session's events to the next pause, keeping its messages and the shots that changed."""
-        before = {} if every_shot else _shot_files(session.out_dir)
+        before = {} if every_shot else shot_files(session.out_dir)
         reply, published = Reply(), False
         try:
             for event in events():
                 kind = event.get("type")
-                if kind in ("message", "critique", "notice", "error"):
+                if kind in ("message", "critique", "notice", "error", "question"):
                     text = event.get("summary") if kind == "critique" else event.get("message")
-                    reply.lines.append(f"Error: {text}" if kind == "error" else f"{text}")
+                    label = {"error": "Error: ", "question": "Question: "}.get(kind, "")
+                    reply.lines.append(f"{label}{text}")
                 elif kind == "plan":
                     reply.lines.append(f"Planned {event['frames']} frames with the {event['planner']} planner")
                 elif kind == "published":
@@ -213,10 +217,33 @@ class Channels:
         except (LibraryError, Cancelled) as error:
             reply.lines.append(f"Error: {error} (frames finished before this stay on disk)")
         if published:
-            changed = [path for path, data in _shot_files(session.out_dir).items() if before.get(path) != data]
+            redrawn = changed(before, shot_files(session.out_dir))
             grid = session.out_dir / "storyboard.png"
-            reply.images = ([grid] if grid.is_file() else []) + changed
+            reply.images = ([grid] if grid.is_file() else []) + redrawn
         return reply
+
+
+@dataclass
+class Attached:
+    """A scene file attached to /storyboard: its text, or why it cannot be used."""
+
+    name: str
+    text: str = ""
+    problem: str = ""
+
+
+async def fetch(file: discord.Attachment) -> Attached:
+    """Download an attached scene file, refusing one that is not .toml or is too big to be a scene."""
+    if not file.filename.lower().endswith(".toml"):
+        return Attached(file.filename, problem="expected a scene file ending in .toml")
+    if file.size > SCENE_FILE_LIMIT:
+        return Attached(file.filename, problem=f"the file is {file.size} bytes; a scene file may be at most "
+                                               f"{SCENE_FILE_LIMIT} bytes")
+    try:
+        data = await file.read()
+    except discord.HTTPException as error:
+        return Attached(file.filename, problem=f"could not fetch the file from Discord ({error})")
+    return Attached(file.filename, text=data.decode("utf-8", errors="replace"))
 
 
 def build_bot(context_factory: ContextFactory, out_root: Path,
@@ -226,18 +253,25 @@ def build_bot(context_factory: ContextFactory, out_root: Path,
     tree = client.tree
     channels = Channels(context_factory, out_root)
 
-    async def answer(interaction: discord.Interaction, work: Callable[..., Reply], *args: object) -> None:
+    async def answer(interaction: discord.Interaction, work: Callable[..., Reply], *args: object,
+                     before: Callable[[], Awaitable[object]] | None = None) -> None:
         await interaction.response.defer(thinking=True)  # first: Discord wants a sign of life within 3 s
+        if before is not None:  # slow fetching (an attachment) comes after the defer too
+            args = (*args, await before())
         async with channels.lock(interaction.channel_id):
             reply = await asyncio.to_thread(work, interaction.channel_id, *args)
         await _post(interaction, reply)
 
-    @tree.command(name="storyboard", description="Draw a storyboard for this channel from a scene written in TOML")
-    @app_commands.describe(scene="The scene as TOML, e.g. title = \"...\" description = \"...\" frames = 4",
+    @tree.command(name="storyboard", description="Draw a storyboard for this channel from a scene")
+    @app_commands.describe(scene="The scene in plain words, e.g. \"A detective searches a dark office for a letter\"",
+                           file="A scene file (.toml), with its cast and settings",
                            frames="Number of frames (replaces the scene's own count)")
-    async def storyboard(interaction: discord.Interaction, scene: str,
+    async def storyboard(interaction: discord.Interaction, scene: Optional[str] = None,
+                         file: Optional[discord.Attachment] = None,
                          frames: Optional[app_commands.Range[int, 1, MAX_FRAMES]] = None) -> None:
-        await answer(interaction, channels.start, scene, frames)
+        async def read() -> Attached | None:
+            return None if file is None else await fetch(file)
+        await answer(interaction, channels.start, scene, frames, before=read)
 
     @tree.command(name="fix", description="Send a correction, e.g. \"frame 2: close-up\"")
     @app_commands.describe(text="The correction, in the words the terminal chat accepts")

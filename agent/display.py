@@ -17,6 +17,7 @@ class Report:
         self.rendered = 0
         self.reused = 0
         self.errors: list[str] = []
+        self.questions: list[str] = []
 
 
 def show(events: Iterable[Event], console: Console, errors: Console, report: Report) -> None:
@@ -52,6 +53,9 @@ def show(events: Iterable[Event], console: Console, errors: Console, report: Rep
                 console.print(event["summary"], markup=False, highlight=False, soft_wrap=True)
             elif kind == "message":
                 console.print(event["message"], markup=False, highlight=False, soft_wrap=True)
+            elif kind == "question":
+                report.questions.append(event["message"])
+                console.print(f"question: {event['message']}", markup=False, highlight=False, soft_wrap=True)
             elif kind == "error":
                 report.errors.append(event["message"])
                 errors.print(f"error: {event['message']}", markup=False, highlight=False, soft_wrap=True)

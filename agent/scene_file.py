@@ -1,14 +1,23 @@
-"""Read a scene file (TOML), the input contract, with one clear line for each mistake."""
+"""Read a scene file (TOML), the input contract, or a scene sent in a chat message, with one clear line for each mistake."""
 
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
+from graphs.commands import Refusal
+from graphs.corrections import interpret_rules
 from graphs.state import Character, Scene
 from tools.toml_file import read_toml
 
 MAX_FRAMES = 200
+PROSE_FRAMES = 6
+"""Frames planned for a scene sent as plain words in a chat message, unless the front-end is told a number."""
+PROSE_WORDS = 5
+"""The fewest words a plain-words message needs to be taken as a scene rather than as chatter."""
+_TOML_LINE = re.compile(r"""^[ \t]*(\[\[?[ \t]*[\w".-]+[ \t]*\]\]?[ \t]*$|("[^"\n]*"|'[^'\n]*'|[A-Za-z_][\w.-]*)[ \t]*=)""",
+                        re.MULTILINE)
 _SCENE_KEYS = {"title", "description", "frames", "shots", "style", "setting", "lighting", "characters", "seed"}
 _CHARACTER_KEYS = {"name", "class", "description", "lora", "aliases"}
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -92,6 +101,37 @@ def parse_scene(data: dict, folder: Path) -> Scene:
                  description=_text(data, "description", "", required=True), frames=frames, shots=shots,
                  style=_text(data, "style", ""), setting=_text(data, "setting", ""),
                  lighting=_text(data, "lighting", ""), characters=cast, seed=_seed(data))
+
+
+def scene_from_message(text: str, folder: Path, frames: int | None = None, toml: bool | None = None) -> Scene | None:
+    """Read a scene sent in a chat message: TOML, or plain words taken as the description.
+
+    `toml` True reads the text as TOML only (an attached file, a ``` block); None takes it as TOML when a line
+    looks like a TOML key or table. Plain words make a scene with no named cast and PROSE_FRAMES frames;
+    `frames` overrides either count. Returns None for a message that is too short to be a scene or that asks
+    something; raises SceneError for TOML that cannot be used.
+    """
+    if toml or (toml is None and _TOML_LINE.search(text)):
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise SceneError(f"not valid TOML ({error}); expected lines such as description = \"...\"") from None
+    elif len(text.split()) >= PROSE_WORDS and not text.rstrip().endswith("?"):
+        words = " ".join(text.split())
+        title = re.split(r"(?<=[.!?])\s", words, maxsplit=1)[0].rstrip(".!?")
+        data = {"title": title if len(title) <= 60 else title[:59].rstrip() + "\u2026", "description": words,
+                "frames": PROSE_FRAMES}
+    else:
+        return None
+    if frames is not None:
+        data.pop("shots", None)
+        data["frames"] = frames
+    return parse_scene(data, folder)
+
+
+def reads_as_correction(text: str) -> bool:
+    """Tell whether a message reads as a correction ("frame 2: close-up", "undo"), so it is no scene to draw."""
+    return not isinstance(interpret_rules(text)[0], Refusal)
 
 
 def load_scene(path: Path, overrides: dict | None = None) -> Scene:

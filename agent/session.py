@@ -17,7 +17,8 @@ from graphs.storyboard import compile_graph, serializer
 from tools import atomic
 
 Event = dict
-"""What a session reports while it works: {"type": "progress" | "frame" | "message" | "error" | ...}."""
+"""What a session reports while it works: {"type": "plan" | "progress" | "frame" | "published" | "message" |
+"question" | "error" | "queue" | "done" | ...}, with the fields each type carries."""
 
 
 class SessionError(RuntimeError):

@@ -1,7 +1,7 @@
 """The `shotsmith slack` command: a Slack bot where every thread is one storyboard session.
 
-Mention the bot (or write to it directly) with a scene as TOML inside a ``` block, or with a .toml file
-attached, and it draws the storyboard in that message's thread: one status message that is edited as the
+Mention the bot (or write to it directly) with a scene in plain words, as TOML inside a ``` block, or as an
+attached .toml file, and it draws the storyboard in that message's thread: one status message that is edited as the
 work goes on, then the shots and the storyboard sheet as files. Replies in the thread are corrections
 ("frame 1: close-up", "undo"); "export" finishes the session and posts storyboard.png and storyboard.json.
 
@@ -12,13 +12,11 @@ turns through the process-wide GPU queue the Context carries.
 
 from __future__ import annotations
 
-import hashlib
 import html
+import json
 import logging
 import re
 import threading
-import time
-import tomllib
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -27,18 +25,21 @@ from pathlib import Path
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from agent.scene_file import SceneError, parse_scene
-from agent.session import Event, Session, SessionError
+from agent.scene_file import SceneError, reads_as_correction, scene_from_message
+from agent.session import Session, SessionError
+from agent.shot_files import changed, shot_files, shot_paths
+from agent.slack_status import Poster, Status
 from graphs.context import Context
 from graphs.state import Scene
+from tools import atomic
 
 log = logging.getLogger("shotsmith.slack")
 
 SEEN_EVENTS = 1000
 """How many recent event ids are remembered to drop Slack's retries of an event already handled."""
 
-UPDATE_EVERY = 1.0
-"""The least number of seconds between two edits of the status message for denoising steps."""
+OWNER_FILE = "slack.json"
+"""Kept in each thread's folder: who started the session and whether it is still open, for the per-person limit."""
 
 _BLOCK = re.compile(r"```(?:toml)?\s*\n?(.*?)```", re.DOTALL)
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
@@ -54,6 +55,7 @@ class _Thread:
         self.owner = owner
         self.lock = threading.Lock()
         self.finished = False
+        """True once the session was exported, or could not be drawn at all: replies no longer reach it."""
 
 
 class SlackBot:
@@ -69,6 +71,8 @@ class SlackBot:
         self.allow_users = set(allow_users) if allow_users else None
         self.max_sessions = max_sessions_per_user
         self.threads: dict[str, _Thread] = {}
+        self.open: dict[str, str] = _open_sessions(self.out_root)
+        """Open sessions and who started them, kept across restarts; the per-person limit counts these."""
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -95,7 +99,8 @@ class SlackBot:
         if not user or not channel or (bot_user and user == bot_user):
             return
         direct = event.get("channel_type") == "im"
-        text = html.unescape(_MENTION.sub("", event.get("text") or "")).strip()
+        mentions = re.compile(f"<@{re.escape(bot_user)}>") if bot_user else _MENTION
+        text = html.unescape(mentions.sub("", event.get("text") or "")).strip()
         if not mentioned and not direct and bot_user and f"<@{bot_user}>" in (event.get("text") or ""):
             return  # the app_mention event for the same message does the work
         thread_ts = event.get("thread_ts") or event["ts"]
@@ -105,7 +110,7 @@ class SlackBot:
             return  # chatter in some other thread
         if not self.first_time(event_id):
             return
-        say = _Poster(client, channel, thread_ts)
+        say = Poster(client, channel, thread_ts)
         if self.allow_channels is not None and channel not in self.allow_channels and not direct:
             say("Sorry, I only draw storyboards in the channels I have been set up for.")
             return
@@ -120,11 +125,11 @@ class SlackBot:
         except OSError as error:
             say(f"I could not download the attached scene file: {error}")
             return
-        if scene_text is None:
-            say("Send me a scene as TOML inside a ``` block (or attach a .toml file) and I will draw it "
-                "in a thread.")
+        if scene_text is None and reads_as_correction(text):
+            say("That reads as a correction: send it as a reply in the storyboard's thread. To start a new "
+                "storyboard, tell me the scene in a sentence or two.")
             return
-        self.start(key, user, scene_text, say, client)
+        self.start(key, user, text if scene_text is None else scene_text, say, client, toml=scene_text is not None)
 
     def _known(self, key: str) -> bool:
         with self._lock:
@@ -147,39 +152,49 @@ class SlackBot:
 
     # --- a new session ----------------------------------------------------------------------------------
 
-    def start(self, key: str, user: str, scene_text: str, say: _Poster, client: WebClient) -> None:
-        """Parse the scene, open the thread's session and draw it, reporting in one edited message."""
+    def start(self, key: str, user: str, scene_text: str, say: Poster, client: WebClient,
+              toml: bool = False) -> None:
+        """Read the scene (TOML or plain words), open the thread's session and draw it, reporting in one message.
+
+        `toml` says the text came from a ``` block or a file, so it must be TOML.
+        """
         folder = self.out_root / key
         try:
-            scene = parse_scene(tomllib.loads(scene_text), folder)
-        except tomllib.TOMLDecodeError as error:
-            say(f"That scene is not valid TOML: {error}")
-            return
+            scene = scene_from_message(scene_text, folder, toml=toml or None)
         except SceneError as error:
             say(f"That scene has a problem: {error}")
             return
+        if scene is None:
+            say("Tell me the scene in a sentence or two (\u201cKaito searches a dark office for a letter\u201d), "
+                "or send it as TOML inside a ``` block or as an attached .toml file, and I will draw it here.")
+            return
         entry = _Thread(None, user)
         with entry.lock:  # held before the thread is claimed, so a quick reply waits for the drawing
-            running = self._claim(user, key, entry)
-            if running is not None:
-                say(f"Sorry, you already have {running} storyboards going; export one (reply \"export\" in its "
-                    "thread) before starting another.")
+            refusal = self._claim(user, key, entry)
+            if refusal is not None:
+                say(refusal)
                 return
             try:
                 entry.session = Session.create(folder, self.context_factory(scene))
+                atomic.write_json(folder / OWNER_FILE, {"owner": user, "open": True})
             except Exception as error:  # a model or library that cannot be loaded: say so in the thread
+                if entry.session is not None:
+                    entry.session.close()
                 with self._lock:
                     self.threads.pop(key, None)
+                    self.open.pop(key, None)
                 say(f"I could not start this storyboard: {error}")
                 return
             session = entry.session
-            status = _Status(client, say, f"Drawing \u201c{scene.title}\u201d: planning the shots\u2026")
-            before = _hashes(folder)
+            status = Status(client, say, f"Drawing \u201c{scene.title}\u201d: planning the shots\u2026")
             try:
                 errors = status.follow(session.start(scene))
             except Exception as error:
                 log.exception("session %s failed", key)
-                status.set(f"Something went wrong while drawing: {error}")
+                self._close(key, entry)  # a storyboard that cannot be drawn must not hold one of the person's places
+                session.close()
+                status.set(f"Something went wrong while drawing: {error}. This thread is closed; mention me "
+                           "again to start over.")
                 return
             state = session.state()
             count = len(state.frames) if state else 0
@@ -187,20 +202,34 @@ class SlackBot:
                        + (f"; {len(errors)} problem(s): {errors[-1]}" if errors else "")
                        + ". Reply in this thread with corrections such as \u201cframe 1: close-up\u201d, "
                          "or \u201cexport\u201d to finish.")
-            self.upload(client, say, folder, _changed(before, _hashes(folder), every=True), sheet=True)
+            self.upload(client, say, folder, shot_paths(folder), sheet=True)
 
-    def _claim(self, user: str, key: str, entry: _Thread) -> int | None:
-        """Claim the thread for `user` and return None, or return how many sessions they run when at the limit."""
+    def _claim(self, user: str, key: str, entry: _Thread) -> str | None:
+        """Claim the thread for `user` and return None, or return why not (their limit, or a start under way)."""
         with self._lock:
-            running = sum(1 for t in self.threads.values() if t.owner == user and not t.finished)
-            full = running >= self.max_sessions
-            if not full:
-                self.threads[key] = entry
-        return running if full else None
+            if key in self.threads:
+                return "This thread already has a storyboard; reply here with corrections."
+            running = sum(1 for owner in self.open.values() if owner == user)
+            if running >= self.max_sessions:
+                return (f"Sorry, you already have {running} storyboards going; export one (reply \"export\" in its "
+                        "thread) before starting another.")
+            self.threads[key] = entry
+            self.open[key] = user
+        return None
+
+    def _close(self, key: str, entry: _Thread) -> None:
+        """Close the thread's session for good, here and on disk, so it no longer counts against its owner."""
+        entry.finished = True
+        with self._lock:
+            self.open.pop(key, None)
+        try:
+            atomic.write_json(self.out_root / key / OWNER_FILE, {"owner": entry.owner, "open": False})
+        except OSError:  # the limit may then count it again after a restart; nothing else is lost
+            log.exception("could not record that %s is closed", key)
 
     # --- corrections ------------------------------------------------------------------------------------
 
-    def correct(self, key: str, text: str, say: _Poster, client: WebClient) -> None:
+    def correct(self, key: str, text: str, say: Poster, client: WebClient) -> None:
         """Send a thread reply to its session and post what it did and any shots it redrew."""
         entry = self._entry(key, say)
         if entry is None:
@@ -210,9 +239,9 @@ class SlackBot:
         folder = self.out_root / key
         with entry.lock:
             if entry.finished:
-                say("This storyboard was exported and is finished; mention me with a scene to start another.")
+                say("This storyboard is finished; mention me with a scene to start another.")
                 return
-            before = _hashes(folder)
+            before = shot_files(folder)
             lines: list[str] = []
             done = False
             try:
@@ -223,6 +252,8 @@ class SlackBot:
                     kind = event.get("type")
                     if kind in ("message", "notice"):
                         lines.append(event["message"])
+                    elif kind == "question":
+                        lines.append(f"Question: {event['message']}")
                     elif kind == "error":
                         lines.append(f"Problem: {event['message']}")
                     elif kind == "queue" and event.get("ahead"):
@@ -237,17 +268,17 @@ class SlackBot:
                 say(f"Something went wrong with that correction: {error}")
                 return
             if done:
-                entry.finished = True
+                self._close(key, entry)
                 entry.session.close()
                 say("\n".join(lines + ["Exported: here is the final storyboard."]))
                 self.upload(client, say, folder, [], sheet=True, data=True)
                 return
             if lines:
                 say("\n".join(lines))
-            changed = _changed(before, _hashes(folder))
-            self.upload(client, say, folder, changed, sheet=bool(changed))
+            redrawn = changed(before, shot_files(folder))
+            self.upload(client, say, folder, redrawn, sheet=bool(redrawn))
 
-    def _entry(self, key: str, say: _Poster) -> _Thread | None:
+    def _entry(self, key: str, say: Poster) -> _Thread | None:
         """Return the thread's session, reopening it from its folder after a restart of the bot."""
         with self._lock:
             entry = self.threads.get(key)
@@ -255,25 +286,31 @@ class SlackBot:
             return entry
         folder = self.out_root / key
         try:
-            owner = Session.reopen(folder, None)
-            state = owner.state()
+            session = Session.reopen(folder, None)
+            state = session.state()
             if state is not None:
-                owner.context = self.context_factory(state.scene)
+                session.context = self.context_factory(state.scene)
         except Exception as error:
             say(f"I could not pick this storyboard up again: {error}")
             return None
-        entry = _Thread(owner, "")
-        entry.finished = state is None or state.done
+        record = _record(folder)
         with self._lock:
-            entry = self.threads.setdefault(key, entry)
+            entry = self.threads.get(key) or _Thread(session, record.get("owner", ""))
+            self.threads[key] = entry
+        if entry.session is not session:
+            session.close()  # another message reopened it first
+        elif state is None or state.done:
+            entry.finished = True
+            if record.get("open"):
+                self._close(key, entry)  # exported just before a restart: the record did not say so yet
         return entry
 
     # --- files ------------------------------------------------------------------------------------------
 
-    def upload(self, client: WebClient, say: _Poster, folder: Path, shots: list[str], sheet: bool = False,
+    def upload(self, client: WebClient, say: Poster, folder: Path, shots: list[Path], sheet: bool = False,
                data: bool = False) -> None:
-        """Post the named shots, and the storyboard sheet and data when asked, as files in the thread."""
-        paths = [folder / "frames" / name for name in shots]
+        """Post the given shot files, and the storyboard sheet and data when asked, as files in the thread."""
+        paths = list(shots)
         if sheet:
             paths.append(folder / "storyboard.png")
         if data:
@@ -289,63 +326,23 @@ class SlackBot:
             say(f"The files are in {folder} but I could not upload them: {error}")
 
 
-class _Poster:
-    """Posts one-line replies in a thread."""
-
-    def __init__(self, client: WebClient, channel: str, thread_ts: str):
-        self.client, self.channel, self.thread_ts = client, channel, thread_ts
-
-    def __call__(self, text: str) -> dict:
-        return self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread_ts, text=text)
-
-
-class _Status:
-    """A message posted once and then edited in place to show how the drawing goes."""
-
-    def __init__(self, client: WebClient, say: _Poster, text: str):
-        self.client = client
-        posted = say(text)
-        self.channel = posted.get("channel") or say.channel
-        self.ts = posted["ts"]
-        self.last = 0.0
-
-    def set(self, text: str) -> None:
-        try:
-            self.client.chat_update(channel=self.channel, ts=self.ts, text=text)
-        except Exception:  # a status edit that fails must not stop the drawing
-            log.exception("status update failed")
-        self.last = time.monotonic()
-
-    def follow(self, events: Iterable[Event]) -> list[str]:
-        """Edit the status for each event worth showing; return the error messages met."""
-        errors = []
-        for event in events:
-            kind = event.get("type")
-            if kind == "plan":
-                self.set(f"Planned {event['frames']} frames with the {event['planner']} planner; drawing\u2026")
-            elif kind == "progress" and time.monotonic() - self.last >= UPDATE_EVERY:
-                self.set(f"Drawing frame {event['frame'] + 1} of {event['frames']}: step {event['step']} of "
-                         f"{event['steps']}")
-            elif kind == "frame":
-                self.set(f"Frame {event['frame'] + 1} of {event['frames']} {event['status']}")
-            elif kind == "queue" and event.get("ahead"):
-                self.set(f"Waiting for the GPU: {event['ahead']} ahead of this storyboard")
-            elif kind == "error":
-                errors.append(event["message"])
-        return errors
-
-
-def _hashes(folder: Path) -> dict[str, str]:
-    frames = folder / "frames"
-    if not frames.is_dir():
+def _record(folder: Path) -> dict:
+    """Return a thread folder's owner record ({"owner": user, "open": bool}), or {} when it has none."""
+    try:
+        data = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return {}
-    return {p.name: hashlib.sha1(p.read_bytes()).hexdigest() for p in frames.glob("shot_*.png")}
+    return data if isinstance(data, dict) and isinstance(data.get("owner"), str) else {}
 
 
-def _changed(before: dict[str, str], after: dict[str, str], every: bool = False) -> list[str]:
-    """Return the shot files, in shot order, that are new or different (all of them with `every`)."""
-    names = [n for n in after if every or before.get(n) != after[n]]
-    return sorted(names, key=lambda n: int(re.sub(r"\D", "", n) or 0))
+def _open_sessions(out_root: Path) -> dict[str, str]:
+    """Return {thread key: owner} for every open session kept under `out_root`."""
+    found = {}
+    for path in out_root.glob(f"*/{OWNER_FILE}"):
+        record = _record(path.parent)
+        if record.get("open") is True:
+            found[path.parent.name] = record["owner"]
+    return found
 
 
 def build_app(context_factory: ContextFactory, out_root: Path, client: WebClient | None = None,

@@ -164,6 +164,14 @@ class Clarify(_Command):
     question: str
 
 
+class Refusal(Clarify):
+    """A message the rules could not read, or read but cannot accept (a setting out of range); `question` says why.
+
+    It is a Clarify so that a model may still be asked to read the message, but it is shown as an error, not as a
+    question, when nothing better comes of it. It is not part of the schema a model answers with.
+    """
+
+
 Command = (SetShot | Rewrite | Regenerate | Pick | Inpaint | ChooseMask | Swap | Remove | Undo | Export | Append
            | MoveCharacter | AddFrame | Duplicate | MoveFrame | SetStyle | SetSetting | Clarify)
 
@@ -180,3 +188,11 @@ class CorrectionError(ValueError):
 
 REFUSED = "error: "
 """How a notice starts when the last message changed nothing because it could not be applied."""
+
+ASKED = "question: "
+"""How a notice starts when the last message changed nothing because it left something open; a question follows."""
+
+
+def unchanged(notice: str) -> bool:
+    """Tell whether a notice says the last message was refused or answered with a question, so nothing changed."""
+    return notice.startswith((REFUSED, ASKED))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from graphs.commands import (AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Export,
-                             HELP, Inpaint, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite,
+from graphs.commands import (HELP, AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Export,
+                             Inpaint, MoveCharacter, MoveFrame, Pick, Refusal, Regenerate, Remove, Rewrite,
                              SetSetting, SetShot, SetStyle, Swap, Undo)
 from prompts.shot_types import ShotType, find_shot
 from tools.hub import SCHEDULERS
@@ -419,17 +419,18 @@ def parse_correction(text: str) -> list[Command]:
 
 
 def interpret_rules(text: str) -> list[Command]:
-    """Read a message by rules alone and never fail: what cannot be read comes back as a Clarify saying what fits.
+    """Read a message by rules alone and never fail: what cannot be read comes back as a Refusal saying what fits.
 
-    A Clarify is always the only command in the list.
+    A message read but left open (which frame?) gives a Clarify with the question. A Clarify (or Refusal) is always
+    the only command in the list.
     """
     try:
         commands = parse_correction(text)
     except CorrectionError as error:
-        return [Clarify(question=str(error))]
+        return [Refusal(question=str(error))]
     except (ValueError, OverflowError):  # a bug in a rule must not end the conversation
-        return [Clarify(question=f"did not understand that message: {HELP}")]
+        return [Refusal(question=f"did not understand that message: {HELP}")]
     questions = [c for c in commands if isinstance(c, Clarify)]
     if questions or not commands:
-        return questions[:1] or [Clarify(question=f"did not understand that message: {HELP}")]
+        return questions[:1] or [Refusal(question=f"did not understand that message: {HELP}")]
     return commands

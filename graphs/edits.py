@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphs.context import Planner
-from graphs.commands import (AddFrame, Append, Clarify, Command, CorrectionError, Duplicate, Export, MoveCharacter,
-                             MoveFrame, Pick, Regenerate, Remove, Rewrite, SetSetting, SetShot, SetStyle, Swap, Undo)
+from graphs.commands import (ASKED, AddFrame, Append, Clarify, Command, CorrectionError, Duplicate, Export,
+                             MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetSetting, SetShot, SetStyle,
+                             Swap, Undo)
 from graphs.corrections import WHERE_WORDS, check_setting
 from graphs.planner import frame_seed, home_sides, place
 from graphs.rendering import answering, job_of
@@ -259,11 +260,11 @@ def apply_commands(state: Storyboard, commands: list[Command], planner: Planner)
     """Return the state update for a list of commands, or raise CorrectionError leaving state as it was.
 
     The update always holds frames, history, next_id and notice; scene and settings only when they changed.
-    A Clarify changes nothing: the update is its question alone.
+    A Clarify changes nothing: the update is its question alone, marked as a question.
     """
     question = next((c for c in commands if isinstance(c, Clarify)), None)
     if question is not None:
-        return {"notice": question.question}
+        return {"notice": f"{ASKED}{question.question}"}
     if len(commands) == 1 and isinstance(commands[0], Undo):
         if not state.history:
             raise CorrectionError("nothing to undo yet")

@@ -3,7 +3,8 @@
 The rules parser handles the common phrasings offline and instantly. When it cannot read a message
 (or finds it incomplete) and a chat model is configured, the model gets the message with a summary
 of the storyboard and answers with typed commands or a question back. Whatever happens, the result
-is a list of commands, or a single Clarify carrying the question to show the person.
+is a list of commands, a single Clarify carrying the question to show the person, or a single Refusal saying
+why the message cannot be used.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def messages_for(text: str, state: Storyboard) -> list[dict]:
 
 
 def interpret(text: str, state: Storyboard, llm: LLM | None = None) -> list[Command]:
-    """Return the commands a message asks for, or [Clarify(question)]; never raises."""
+    """Return the commands a message asks for, [Clarify(question)], or [Refusal(reason)]; never raises."""
     commands = interpret_rules(text)
     if llm is None or not isinstance(commands[0], Clarify):
         return commands
@@ -66,8 +67,8 @@ def interpret(text: str, state: Storyboard, llm: LLM | None = None) -> list[Comm
         answer = llm.ask(messages_for(text, state), Interpretation)
     except LLMError:
         return commands  # the rules parser's question still says what would be understood
-    questions = [c for c in answer.commands if isinstance(c, Clarify)]
-    if answer.question.strip() or questions or not answer.commands:
-        question = answer.question.strip() or (questions[0].question if questions else commands[0].question)
-        return [Clarify(question=question)]
-    return list(answer.commands)
+    questions = [c.question.strip() for c in answer.commands if isinstance(c, Clarify) and c.question.strip()]
+    if answer.question.strip() or questions:
+        return [Clarify(question=answer.question.strip() or questions[0])]
+    acts = [c for c in answer.commands if not isinstance(c, Clarify)]  # an empty question asks nothing
+    return acts or commands  # with nothing to offer, the rules parser's question or refusal stands

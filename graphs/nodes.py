@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.context import Context, Planner
-from graphs.commands import REFUSED, ChooseMask, Clarify, CorrectionError, Inpaint
+from graphs.commands import ASKED, REFUSED, ChooseMask, Clarify, CorrectionError, Inpaint, Refusal
 from graphs.document import storyboard_document
 from graphs.edits import apply_commands, remember
 from graphs.inpainting import check_request, inpaint_frame, propose_masks
@@ -136,8 +136,11 @@ def correct(state: Storyboard, runtime: Runtime[Context]) -> dict:
     text = state.pending or ""
     try:
         commands = interpret(text, state, runtime.context.llm)
-        if isinstance(commands[0], Clarify):
+        if isinstance(commands[0], Refusal):
             raise CorrectionError(commands[0].question)
+        if isinstance(commands[0], Clarify):
+            get_stream_writer()({"type": "question", "message": commands[0].question})
+            return {"pending": None, "notice": f"{ASKED}{commands[0].question}"}
         if len(commands) == 1 and isinstance(commands[0], (Inpaint, ChooseMask)):
             return {"inpaint": check_request(state, commands[0], runtime.context)}
         update = apply_commands(state, commands, planner_for(state, runtime.context))

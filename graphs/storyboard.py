@@ -15,7 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from graphs import nodes
 from graphs.context import Context
-from graphs.commands import REFUSED
+from graphs.commands import unchanged
 from graphs.scoring import pending_retry
 from graphs.state import STATE_MODELS, Storyboard
 
@@ -26,14 +26,14 @@ def after_correct(state: Storyboard) -> str:
         return "export"
     if state.inpaint is not None:
         return "inpaint"
-    if state.notice.startswith(REFUSED):
+    if unchanged(state.notice):
         return "review"
     return "lint"
 
 
 def after_inpaint(state: Storyboard) -> str:
     """Show a repaired frame's critique, or go straight back to the person when the repair was refused."""
-    return "review" if state.notice.startswith(REFUSED) else "critique"
+    return "review" if unchanged(state.notice) else "critique"
 
 
 def after_critique(state: Storyboard) -> str:

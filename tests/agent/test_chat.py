@@ -149,6 +149,15 @@ def test_a_bad_correction_prints_one_error_and_the_chat_goes_on(tmp_path):
     assert state(out)[0].applied == ["frame 1: close-up"]
 
 
+def test_a_question_is_asked_not_reported_as_an_error(tmp_path):
+    out = tmp_path / "o"
+    result = chat(SCENE, "--out", out, *SKETCH, "--frames", "2", lines=["make it a close up", "frame 1: close-up",
+                                                                        "/quit"])
+    assert result.exit_code == 0 and result.stderr == ""
+    assert "question: which frame should be a close-up?" in result.output
+    assert state(out)[0].applied == ["frame 1: close-up"]
+
+
 def test_an_unknown_slash_command_is_refused_and_the_chat_goes_on(tmp_path):
     result = chat(SCENE, "--out", tmp_path / "o", *SKETCH, "--frames", "2", lines=["/nope", "/plan", "/quit"])
     line = one_error_line(result, 0)

@@ -389,6 +389,17 @@ def test_inapplicable_correction_changes_nothing(cli, board, text):
     assert (board / "storyboard.json").read_bytes() == data
 
 
+def test_a_question_stops_the_run_and_changes_nothing(cli, board):
+    before, data = shots(board), (board / "storyboard.json").read_bytes()
+    result = correct(cli, board, "make it a close up")
+    assert result.exit_code == 1
+    assert "question: which frame should be a close-up?" in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "question" in lines[0]
+    assert shots(board) == before
+    assert (board / "storyboard.json").read_bytes() == data
+
+
 def test_corrections_stop_at_the_first_error(cli, tmp_path):
     out = tmp_path / "o"
     result = cli("run", SCENE, "--out", out, "--frames", "3",

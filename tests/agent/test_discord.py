@@ -18,7 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.discord_bot import NO_SESSION, build_bot, shrink
+from agent.discord_bot import NO_SCENE, NO_SESSION, build_bot, shrink
 from graphs.context import Context
 from graphs.planner import RulesPlanner
 from tools.gpu_queue import GpuQueue
@@ -126,6 +126,13 @@ def test_a_bad_correction_comes_back_as_the_reply(tree, recorder):
     assert "no frame 9" in sent[0]["content"] and "files" not in sent[0]
 
 
+def test_an_open_correction_comes_back_as_a_question(tree, recorder):
+    start(tree, recorder)
+    sent = call(tree, "fix", interaction(recorder), text="make it a close up")
+    assert sent[0]["content"].startswith("Question: which frame should be a close-up?")
+    assert "files" not in sent[0]
+
+
 def test_pick_shows_another_candidate(tmp_path, recorder):
     _, commands = build_bot(lambda scene: Context(planner=RulesPlanner(), renderer=SketchRenderer()), tmp_path)
     start(commands, recorder)
@@ -161,6 +168,54 @@ def test_a_channel_without_a_session_gets_a_hint(tree, recorder):
 def test_a_broken_scene_is_explained_in_one_reply(tree, recorder):
     sent = call(tree, "storyboard", interaction(recorder), scene='title = "no description"')
     assert sent[0]["content"].startswith("Cannot start this scene") and "render" not in recorder.order
+
+
+def test_a_scene_in_plain_words_starts_a_storyboard(tree, recorder):
+    sent = call(tree, "storyboard", interaction(recorder), scene="A detective searches a dark office for a letter")
+    assert sent[0]["content"].startswith("Storyboard started: A detective searches a dark office for a letter")
+    assert sorted(names(sent)) == [f"shot_{i}.png" for i in range(6)] + ["storyboard.png"]
+
+
+def attached(name: str, data: bytes, recorder: Recorder) -> SimpleNamespace:
+    return SimpleNamespace(filename=name, size=len(data),
+                           read=AsyncMock(side_effect=lambda: recorder.order.append("read") or data))
+
+
+def test_an_attached_scene_file_is_read_after_the_defer(tree, recorder):
+    sent = call(tree, "storyboard", interaction(recorder), file=attached("night.toml", SCENE.encode(), recorder))
+    assert sent[0]["content"].startswith("Storyboard started: Night shift")
+    assert len([n for n in names(sent) if n.startswith("shot_")]) == 5
+    assert recorder.order[:3] == ["defer", "read", "render"]
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    ("night.txt", SCENE.encode(), "expected a scene file ending in .toml"),
+    ("big.toml", b"#" * (300 * 1024), "may be at most"),
+])
+def test_a_wrong_or_huge_attachment_is_refused_without_fetching_it(tree, recorder, name, data, expected):
+    sent = call(tree, "storyboard", interaction(recorder), file=attached(name, data, recorder))
+    assert expected in sent[0]["content"]
+    assert recorder.order == ["defer"]
+
+
+def test_an_attachment_discord_cannot_serve_is_explained(tree, recorder):
+    file = attached("night.toml", SCENE.encode(), recorder)
+    file.read = AsyncMock(side_effect=discord.NotFound(SimpleNamespace(status=404, reason="Not Found"), "gone"))
+    sent = call(tree, "storyboard", interaction(recorder), file=file)
+    assert sent[0]["content"].startswith("night.toml: could not fetch the file from Discord")
+
+
+def test_words_and_a_file_together_or_a_correction_as_a_scene_are_refused(tree, recorder):
+    both = call(tree, "storyboard", interaction(recorder), scene="A detective searches a dark office",
+                file=attached("night.toml", SCENE.encode(), recorder))
+    assert "not both" in both[0]["content"]
+    fix = call(tree, "storyboard", interaction(recorder), scene="frame 2: close-up")
+    assert "/fix" in fix[0]["content"] and "render" not in recorder.order
+
+
+def test_no_scene_at_all_gets_a_hint(tree, recorder):
+    sent = call(tree, "storyboard", interaction(recorder))
+    assert sent == [{"content": NO_SCENE}]
 
 
 def test_the_bot_takes_up_a_channel_kept_on_disk(tmp_path, recorder, tree):

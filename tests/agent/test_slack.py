@@ -84,6 +84,7 @@ def test_a_whole_thread_draws_corrects_and_exports(fake, tmp_path):
     updates = fake.named("/chat.update")
     assert updates and {u["ts"] for u in updates} == {"2000.0001"}  # the one status message, edited in place
     assert "3 frames drawn" in updates[-1]["text"]
+    assert "Frame 0 rendered (1 of 3)" in [u["text"] for u in updates]  # numbered from 0, like corrections
     for path in ("/files.getUploadURLExternal", "/files.completeUploadExternal"):
         assert fake.named(path)
     assert all(a["thread_ts"] == "100.1" and a["channel_id"] == "C1"
@@ -104,6 +105,21 @@ def test_a_whole_thread_draws_corrects_and_exports(fake, tmp_path):
     deliver(app, reply("100.4", "frame 2: wide", "100.1"), "Ev4")
     fake.wait_for(lambda: len(fake.named("/chat.postMessage")) == 4)
     assert "finished" in fake.named("/chat.postMessage")[-1]["text"]
+
+
+def test_an_open_correction_is_answered_with_a_question(fake, tmp_path):
+    app = make_app(fake, tmp_path)
+    deliver(app, mention("100.1"), "Ev1")
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    deliver(app, reply("100.2", "make it a close up", "100.1"), "Ev2")
+    fake.wait_for(lambda: len(fake.named("/chat.postMessage")) == 2)
+    assert fake.named("/chat.postMessage")[-1]["text"].startswith("Question: which frame should be a close-up?")
+    deliver(app, reply("100.3", "bananas on the moon", "100.1"), "Ev3")
+    fake.wait_for(lambda: len(fake.named("/chat.postMessage")) == 3)
+    assert fake.named("/chat.postMessage")[-1]["text"].startswith("Problem: did not understand")
+    deliver(app, reply("100.4", "frame 0: close-up", "100.1"), "Ev4")  # messages of a thread run in order
+    fake.wait_for(lambda: len(uploaded(fake)) == 2)
+    assert uploaded(fake)[1] == ["shot 0", "storyboard"]  # the question and the refusal uploaded nothing
 
 
 def test_a_bad_signature_is_refused(fake, tmp_path):
@@ -155,6 +171,62 @@ def test_the_per_person_limit_refuses_politely(fake, tmp_path):
     fake.wait_for(lambda: len(uploaded(fake)) == 2)
 
 
+def test_the_per_person_limit_holds_across_a_restart_and_exports_free_a_place(fake, tmp_path):
+    first = make_app(fake, tmp_path, max_sessions_per_user=1)
+    deliver(first, mention("100.1"), "Ev1")
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    assert json.loads((tmp_path / "C1-100.1" / "slack.json").read_text()) == {"owner": "U1", "open": True}
+
+    restarted = make_app(fake, tmp_path, max_sessions_per_user=1)  # a new process: nothing in memory
+    deliver(restarted, mention("200.1"), "Ev2")
+    fake.wait_for(lambda: len(fake.named("/chat.postMessage")) == 2)
+    assert fake.named("/chat.postMessage")[-1]["text"].startswith("Sorry, you already have 1")
+    assert not (tmp_path / "C1-200.1").exists()
+
+    deliver(restarted, reply("100.2", "export", "100.1"), "Ev3")  # the kept thread is picked up and finished
+    fake.wait_for(lambda: len(uploaded(fake)) == 2)
+    assert json.loads((tmp_path / "C1-100.1" / "slack.json").read_text()) == {"owner": "U1", "open": False}
+    deliver(restarted, mention("300.1"), "Ev4")
+    fake.wait_for(lambda: len(uploaded(fake)) == 3)
+    assert (tmp_path / "C1-300.1" / "session.json").is_file()
+
+
+def test_a_reply_to_an_exported_thread_after_a_restart_keeps_its_record(fake, tmp_path):
+    first = make_app(fake, tmp_path)
+    deliver(first, mention("100.1"), "Ev1")
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    deliver(first, reply("100.2", "export", "100.1"), "Ev2")
+    fake.wait_for(lambda: len(uploaded(fake)) == 2)
+    record = (tmp_path / "C1-100.1" / "slack.json").read_bytes()
+    restarted = make_app(fake, tmp_path)
+    deliver(restarted, reply("100.3", "frame 0: wide", "100.1"), "Ev3")
+    fake.wait_for(lambda: "finished" in fake.named("/chat.postMessage")[-1]["text"])
+    assert (tmp_path / "C1-100.1" / "slack.json").read_bytes() == record
+
+
+def test_a_storyboard_that_cannot_be_drawn_frees_its_place(fake, tmp_path):
+    def broken(scene) -> Context:
+        renderer = SketchRenderer()
+        renderer.render = lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("the GPU fell over"))
+        return Context(planner=RulesPlanner(), renderer=renderer)
+    app = build_app(broken, tmp_path, client=WebClient(token="xoxb-test", base_url=fake.url), signing_secret=SECRET,
+                    max_sessions_per_user=1)
+    deliver(app, mention("100.1"), "Ev1")
+    fake.wait_for(lambda: any("the GPU fell over" in u["text"] for u in fake.named("/chat.update")))
+    assert json.loads((tmp_path / "C1-100.1" / "slack.json").read_text()) == {"owner": "U1", "open": False}
+    app.shotsmith.context_factory = sketch_context
+    deliver(app, mention("200.1"), "Ev2")  # the failed one does not count against the limit
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+
+
+def test_a_correction_sent_outside_a_thread_is_not_taken_as_a_scene(fake, tmp_path):
+    app = make_app(fake, tmp_path)
+    deliver(app, mention("100.1", text="<@UBOT> frame 2: close-up"), "Ev1")
+    fake.wait_for(lambda: fake.named("/chat.postMessage"))
+    assert "reply in the storyboard's thread" in fake.named("/chat.postMessage")[0]["text"]
+    assert not (tmp_path / "C1-100.1").exists()
+
+
 def test_a_scene_file_attached_to_a_direct_message(fake, tmp_path):
     fake.files["scene.toml"] = SCENE.encode()
     app = make_app(fake, tmp_path)
@@ -173,6 +245,26 @@ def test_a_broken_scene_is_answered_in_one_line(fake, tmp_path):
     text = fake.named("/chat.postMessage")[0]["text"]
     assert text.startswith("That scene has a problem") and "frames" in text and "\n" not in text
     assert not (tmp_path / "C1-100.1" / "session.json").exists()
+
+
+def test_a_scene_in_plain_words_starts_a_storyboard(fake, tmp_path):
+    app = make_app(fake, tmp_path)
+    deliver(app, mention("100.1", text="<@UBOT> A detective searches a dark office for a letter. Rain on the glass."),
+            "Ev1")
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    assert uploaded(fake)[0] == [f"shot {i}" for i in range(6)] + ["storyboard"]
+    assert "\u201cA detective searches a dark office for a letter\u201d: 6 frames drawn" in \
+        fake.named("/chat.update")[-1]["text"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [("<@UBOT> hello", "in a sentence or two"),
+                                                 ("<@UBOT> ```\ntitle = \"x\n```", "not valid TOML")])
+def test_chatter_gets_a_hint_and_broken_toml_its_error(fake, tmp_path, text, expected):
+    app = make_app(fake, tmp_path)
+    deliver(app, mention("100.1", text=text), "Ev1")
+    fake.wait_for(lambda: fake.named("/chat.postMessage"))
+    assert expected in fake.named("/chat.postMessage")[0]["text"]
+    assert not (tmp_path / "C1-100.1").exists() and not uploaded(fake)
 
 
 def test_the_command_without_tokens_exits_with_one_line(monkeypatch):

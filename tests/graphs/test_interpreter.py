@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from agent.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
-from graphs.corrections import Clarify, Command, CorrectionError, Regenerate, Rewrite, SetSetting, SetShot, Swap
+from graphs.commands import Clarify, Command, CorrectionError, Refusal, Regenerate, Rewrite, SetSetting, SetShot, Swap
 from graphs.edits import apply_commands
 from graphs.interpreter import interpret
 from graphs.planner import RulesPlanner
@@ -51,20 +51,30 @@ def test_the_model_reads_what_the_rules_cannot():
 def test_the_models_question_comes_back_as_a_clarify():
     answer = {"commands": [], "question": "Do you mean frame 1 or frame 2?"}
     with FakeLLM([Reply(json.dumps(answer))]) as server:
-        assert interpret("make her shot tighter", STATE, llm(server)) == [Clarify(question="Do you mean frame 1 or "
-                                                                                        "frame 2?")]
+        [question] = interpret("make her shot tighter", STATE, llm(server))
+    assert type(question) is Clarify and question.question == "Do you mean frame 1 or frame 2?"
 
 
 def test_a_model_that_fails_leaves_the_rules_question():
     with FakeLLM([], default=Status(500)) as server:
         commands = interpret("make it pop", STATE, llm(server))
-    assert len(commands) == 1 and isinstance(commands[0], Clarify) and "did not understand" in commands[0].question
+    assert len(commands) == 1 and isinstance(commands[0], Refusal) and "did not understand" in commands[0].question
 
 
-def test_a_cut_off_reply_leaves_the_rules_question():
+def test_a_cut_off_reply_leaves_the_rules_refusal():
     with FakeLLM([], default=Reply('{"commands": [', finish="length")) as server:
         commands = interpret("make it pop", STATE, llm(server))
-    assert len(commands) == 1 and isinstance(commands[0], Clarify)
+    assert len(commands) == 1 and isinstance(commands[0], Refusal)
+
+
+@pytest.mark.parametrize("reply", [{"commands": [], "question": ""},
+                                   {"commands": [{"kind": "clarify", "question": "  "}], "question": ""}])
+def test_a_model_with_nothing_to_offer_leaves_what_the_rules_said(reply):
+    with FakeLLM([], default=Reply(json.dumps(reply))) as server:
+        refused = interpret("make it pop", STATE, llm(server))
+        asked = interpret("make it a close up", STATE, llm(server))
+    assert len(refused) == 1 and isinstance(refused[0], Refusal)
+    assert len(asked) == 1 and type(asked[0]) is Clarify and "which frame" in asked[0].question
 
 
 def test_a_frame_message_without_a_colon_goes_to_the_model():

@@ -14,7 +14,7 @@ from PIL import Image
 from agent.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
-from graphs.corrections import AddFrame, Clarify, CorrectionError, MoveCharacter, SetSetting, SetStyle
+from graphs.corrections import AddFrame, Clarify, CorrectionError, SetSetting, SetStyle
 from graphs.edits import apply_commands
 from graphs.planner import RulesPlanner, frame_seed
 from graphs.state import Settings, Storyboard
@@ -267,8 +267,9 @@ def test_clarify_changes_nothing_and_draws_nothing(session, tmp_path, renderer):
     files = shots(tmp_path)
     events = list(session.send("make it a close up"))
     after = session.state()
-    assert [e["message"] for e in events if e["type"] == "error"] == [after.notice.removeprefix("error: ")]
-    assert after.notice.startswith("error: which frame should be a close-up?")
+    assert [e["type"] for e in events] == ["question"]
+    assert [e["message"] for e in events] == [after.notice.removeprefix("question: ")]
+    assert after.notice.startswith("question: which frame should be a close-up?")
     assert after.applied == before.applied
     assert after.frames == before.frames and after.history == before.history
     assert after.scene == before.scene and after.settings == before.settings
@@ -277,9 +278,19 @@ def test_clarify_changes_nothing_and_draws_nothing(session, tmp_path, renderer):
     assert session.waiting()
 
 
+def test_unreadable_message_is_an_error_not_a_question(session):
+    before = session.state()
+    events = list(session.send("bananas on the moon"))
+    assert [e["type"] for e in events] == ["error"]
+    assert events[0]["message"].startswith("did not understand")
+    after = session.state()
+    assert after.notice.startswith("error: did not understand")
+    assert after.frames == before.frames and after.applied == before.applied and session.waiting()
+
+
 def test_clarify_through_apply_commands_is_only_a_notice(session):
     update = apply_commands(session.state(), [Clarify(question="which frame?")], RulesPlanner())
-    assert update == {"notice": "which frame?"}
+    assert update == {"notice": "question: which frame?"}
 
 
 def test_clarify_route_renders_nothing(tmp_path, renderer):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from graphs.corrections import (AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Export,
                                 Inpaint, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetSetting,
                                 SetShot, SetStyle, Swap, Undo, check_setting, interpret_rules, parse_correction)
+from graphs.commands import Refusal
 
 PHRASINGS = [
     # set shot
@@ -124,7 +125,7 @@ def test_every_command_type_has_a_phrasing():
 ])
 def test_incomplete_message_gets_a_question(text, mentions):
     commands = parse_correction(text)
-    assert len(commands) == 1 and isinstance(commands[0], Clarify)
+    assert len(commands) == 1 and type(commands[0]) is Clarify  # a question, not a Refusal
     assert mentions in commands[0].question
     assert interpret_rules(text) == commands
 
@@ -141,12 +142,12 @@ def test_incomplete_message_gets_a_question(text, mentions):
     ("frame 4: inpaint box 10,10 with a hat", "4 numbers"),
     ("make frame 3 darker", "shot type"),
 ])
-def test_unreadable_message_becomes_a_question_carrying_the_error(text, mentions):
+def test_unreadable_message_becomes_a_refusal_carrying_the_error(text, mentions):
     with pytest.raises(CorrectionError, match=re.escape(mentions)):
         parse_correction(text)
-    [question] = interpret_rules(text)
-    assert isinstance(question, Clarify)
-    assert mentions in question.question
+    [refusal] = interpret_rules(text)
+    assert isinstance(refusal, Refusal)
+    assert mentions in refusal.question
 
 
 @pytest.mark.parametrize(("name", "value", "expected"), [
