@@ -46,7 +46,11 @@ SLASH = {
 
 
 def chat(
-    scene: Annotated[Optional[Path], typer.Argument(help="Scene file (TOML) for a new session.")] = None,
+    scene: Annotated[Optional[Path], typer.Argument(help="Scene file (TOML) or screenplay (.fountain) for a new "
+                                                         "session.")] = None,
+    scene_number: Annotated[Optional[str], typer.Option("--scene", help="Which scene of a screenplay "
+                                                         "(its number, or its place from 1; default 1).")] = None,
+    cast: Annotated[Optional[Path], typer.Option(help="Cast file (TOML) for a screenplay's characters.")] = None,
     session_id: Annotated[Optional[str], typer.Option("--session", help="Go on with the session kept in "
                                                       "out/ID (or in --out).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder; default out/<scene name>, "
@@ -78,8 +82,8 @@ def chat(
     if session_id is not None and not session_id.strip():
         cli.fail("--session: expected the name of a session folder, such as investigation")
     settings = cli._settings(width, height, steps, guidance, scheduler, candidates)
-    story = cli._scene(scene, frames, shots, seed) if scene is not None else None
-    folder = out or SESSIONS / (session_id if session_id is not None else scene.stem)
+    story = cli._scene(scene, frames, shots, seed, scene_number, cast) if scene is not None else None
+    folder = out or (SESSIONS / session_id if session_id is not None else cli._default_out(scene, scene_number))
 
     if session_id is not None:
         session = _reopen(cli, folder)

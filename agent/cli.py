@@ -46,16 +46,47 @@ def _shots(text: str | None) -> list[int] | None:
         fail(f"--shots: expected shot numbers 1-9 separated by commas, such as 2,3,8; got {text!r}")
 
 
-def _scene(path: Path, frames: int | None, shots: str | None, seed: int | None = None):
+SCREENPLAY_SUFFIXES = (".fountain", ".spmd")
+"""Files read as Fountain screenplays rather than TOML scene files."""
+
+
+def _scene(path: Path, frames: int | None, shots: str | None, seed: int | None = None, number: str | None = None,
+           cast: Path | None = None):
+    """Read a scene file, or one scene of a Fountain screenplay, with the command line's overrides."""
+    if path.suffix.lower() not in SCREENPLAY_SUFFIXES and (number is not None or cast is not None):
+        fail(f"--scene and --cast are for screenplays ({', '.join(SCREENPLAY_SUFFIXES)}); {path} is a scene file")
     overrides = {"frames": frames} if frames is not None else {}
     if shots is not None:
         overrides = {"shots": _shots(shots)}
     if seed is not None:
         overrides["seed"] = seed
     try:
+        if path.suffix.lower() in SCREENPLAY_SUFFIXES:
+            return _screenplay_scene(path, number, cast, overrides)
         return load_scene(path, overrides)
     except SceneError as error:
         fail(str(error))
+
+
+def _screenplay_scene(path: Path, number: str | None, cast: Path | None, overrides: dict):
+    from agent.screenplay import read_screenplay, scene_from_screenplay
+
+    if number is None:
+        scenes = read_screenplay(path)
+        number = scenes[0].label
+        if len(scenes) > 1:
+            errors.print(f"notice: {path} has {len(scenes)} scenes; using scene {number} "
+                          f"({scenes[0].heading}); pick another with --scene N", markup=False, highlight=False,
+                          soft_wrap=True)
+    story = scene_from_screenplay(path, number, cast, overrides.get("frames"))
+    if "shots" in overrides:
+        story = story.model_copy(update={"shots": overrides["shots"], "frames": None})
+    return story.model_copy(update={"seed": overrides["seed"]}) if "seed" in overrides else story
+
+
+def _default_out(scene: Path, number: str | None) -> Path:
+    """Name the output folder after the scene file, and after the scene for a screenplay."""
+    return Path("out") / (f"{scene.stem}-scene{number}" if number is not None else scene.stem)
 
 
 def _continue(session: Session, thens: list[str], report: Report) -> list[str]:
@@ -70,8 +101,12 @@ def _continue(session: Session, thens: list[str], report: Report) -> list[str]:
 
 @app.command()
 def run(
-    scene: Annotated[Path, typer.Argument(help="Scene file (TOML).")],
+    scene: Annotated[Path, typer.Argument(help="Scene file (TOML), or a screenplay (.fountain).")],
     out: Annotated[Optional[Path], typer.Option(help="Output folder; default out/<scene name>.")] = None,
+    scene_number: Annotated[Optional[str], typer.Option("--scene", help="Which scene of a screenplay "
+                                                         "(its number, or its place from 1; default 1).")] = None,
+    cast: Annotated[Optional[Path], typer.Option(help="Cast file (TOML) giving a screenplay's characters "
+                                                      "tokens, class words and LoRAs.")] = None,
     frames: Annotated[Optional[int], typer.Option(help="Number of frames (overrides the scene).")] = None,
     shots: Annotated[Optional[str], typer.Option(help="Shot numbers such as 2,3,8 (overrides the scene).")] = None,
     planner: Annotated[str, typer.Option(help="auto, rules or openai.")] = "auto",
@@ -94,8 +129,8 @@ def run(
 ) -> None:
     """Plan and render a storyboard, then apply each --then correction in order."""
     settings = _settings(width, height, steps, guidance, scheduler, candidates)
-    story = _scene(scene, frames, shots, seed)
-    out = out or Path("out") / scene.stem
+    story = _scene(scene, frames, shots, seed, scene_number, cast)
+    out = out or _default_out(scene, scene_number)
     try:
         choice = make_context(planner, renderer, read_library(library, scene, story), allow_pickle, llm_model)
     except (ConfigError, LibraryError) as error:
@@ -201,7 +236,10 @@ def _summary(state: Storyboard, out: Path, report: Report) -> None:
 
 @app.command()
 def plan(
-    scene: Annotated[Path, typer.Argument(help="Scene file (TOML).")],
+    scene: Annotated[Path, typer.Argument(help="Scene file (TOML), or a screenplay (.fountain).")],
+    scene_number: Annotated[Optional[str], typer.Option("--scene", help="Which scene of a screenplay "
+                                                         "(its number, or its place from 1; default 1).")] = None,
+    cast: Annotated[Optional[Path], typer.Option(help="Cast file (TOML) for a screenplay's characters.")] = None,
     frames: Annotated[Optional[int], typer.Option(help="Number of frames (overrides the scene).")] = None,
     shots: Annotated[Optional[str], typer.Option(help="Shot numbers such as 2,3,8 (overrides the scene).")] = None,
     planner: Annotated[str, typer.Option(help="auto, rules or openai.")] = "auto",
@@ -211,7 +249,7 @@ def plan(
                                                          "model); default: the one beside the scene.")] = None,
 ) -> None:
     """Print the frame specs for a scene as JSON, without rendering."""
-    story = _scene(scene, frames, shots)
+    story = _scene(scene, frames, shots, number=scene_number, cast=cast)
     try:
         chosen = make_planner(planner, llm_model, read_library(library, scene, story))
     except (ConfigError, LibraryError) as error:
@@ -253,3 +291,5 @@ from agent.bots import discord_cmd  # noqa: E402  (registered last: it reuses th
 app.command("discord")(discord_cmd)
 from agent.bots import slack  # noqa: E402  (registered last: it reuses this module's helpers)
 app.command()(slack)
+from agent.export_cmd import export  # noqa: E402  (registered last: it reuses this module's helpers)
+app.command()(export)

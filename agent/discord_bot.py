@@ -21,6 +21,7 @@ from PIL import Image
 
 from agent.scene_file import MAX_FRAMES, SceneError, reads_as_correction, scene_from_message
 from agent.session import Event, Session, SessionError
+from agent import uploads
 from agent.shot_files import changed, shot_files
 from graphs.context import Context
 from graphs.state import Scene
@@ -42,13 +43,12 @@ SMALLEST_SIDE = 64
 NO_SESSION = "No storyboard in this channel yet: start one with /storyboard scene:<what happens> (or file:<scene.toml>)."
 NO_SCENE = ("Tell me the scene in a sentence or two with scene:<what happens>, or attach a scene file (.toml) "
             "with file:.")
-SCENE_FILE_LIMIT = 256 * 1024
-"""The largest scene file read from an attachment, in bytes; a bigger one is refused."""
 
 
 @dataclass
 class Reply:
-    """What a stretch of session work produced: lines of text and the image files worth showing."""
+    """What a stretch of session work produced: lines of text and the files worth attaching (images; on export
+    also the PDF and any other formats asked for)."""
 
     lines: list[str] = field(default_factory=list)
     images: list[Path] = field(default_factory=list)
@@ -91,6 +91,8 @@ def attachment(path: Path, limit: int) -> discord.File | None:
     data = path.read_bytes()
     if len(data) <= limit:
         return discord.File(io.BytesIO(data), filename=path.name)
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):  # a PDF, video or GIF cannot be shrunk as a still
+        return None
     fitted = shrink(data, limit)
     if fitted is None:
         return None
@@ -137,9 +139,13 @@ class Channels:
 
     # --- blocking work, run in a worker thread ----------------------------------------------------------
 
-    def start(self, channel_id: int, scene_text: str | None, frames: int | None, file: Attached | None = None
-              ) -> Reply:
-        """Start a new session for the channel from a scene (plain words or TOML, or a fetched file) and draw it."""
+    def start(self, channel_id: int, scene_text: str | None, frames: int | None, number: str | None = None,
+              file: Attached | None = None) -> Reply:
+        """Start a new session for the channel from a scene and draw it.
+
+        The scene is plain words or TOML in `scene_text`, or a fetched scene file or screenplay (`number` picks
+        the screenplay's scene).
+        """
         if file is not None and scene_text:
             return Reply(["Give the scene either as words (scene:) or as a file (file:), not both."])
         if file is not None and file.problem:
@@ -148,8 +154,10 @@ class Channels:
             return Reply(["That reads as a correction: send it with /fix. To start a new storyboard, give "
                           "the scene in a sentence or two."])
         try:
-            scene = scene_from_message(file.text if file else scene_text or "", Path.cwd(), frames,
-                                       toml=True if file else None)
+            if file is not None:
+                scene = uploads.scene_from_attachment(file.name, file.text, self.folder(channel_id), number, frames)
+            else:
+                scene = scene_from_message(scene_text or "", Path.cwd(), frames)
             if scene is None:
                 return Reply([NO_SCENE])
             context = self.context_factory(scene)
@@ -179,9 +187,6 @@ class Channels:
         state = session.state()
         if state is not None and state.done:
             reply.lines.append(f"Exported: the storyboard is in {session.out_dir}")
-            grid = session.out_dir / "storyboard.png"
-            if grid.is_file() and grid not in reply.images:
-                reply.images.insert(0, grid)
         return reply
 
     def status(self, channel_id: int) -> Reply:
@@ -214,6 +219,8 @@ class Channels:
                     reply.lines.append(f"Planned {event['frames']} frames with the {event['planner']} planner")
                 elif kind == "published":
                     published = True
+                elif kind == "done":  # the finished storyboard's files: sheet, data, PDF and any exports asked for
+                    reply.images += [Path(f) for f in event.get("files", []) if Path(f).is_file()]
         except (LibraryError, Cancelled) as error:
             reply.lines.append(f"Error: {error} (frames finished before this stay on disk)")
         if published:
@@ -233,12 +240,12 @@ class Attached:
 
 
 async def fetch(file: discord.Attachment) -> Attached:
-    """Download an attached scene file, refusing one that is not .toml or is too big to be a scene."""
-    if not file.filename.lower().endswith(".toml"):
-        return Attached(file.filename, problem="expected a scene file ending in .toml")
-    if file.size > SCENE_FILE_LIMIT:
+    """Download an attached scene file or screenplay, refusing any other file or one too big to be a scene."""
+    if not uploads.wanted(file.filename):
+        return Attached(file.filename, problem=f"expected a scene file or screenplay ({', '.join(uploads.SUFFIXES)})")
+    if file.size > uploads.LIMIT:
         return Attached(file.filename, problem=f"the file is {file.size} bytes; a scene file may be at most "
-                                               f"{SCENE_FILE_LIMIT} bytes")
+                                               f"{uploads.LIMIT} bytes")
     try:
         data = await file.read()
     except discord.HTTPException as error:
@@ -264,14 +271,15 @@ def build_bot(context_factory: ContextFactory, out_root: Path,
 
     @tree.command(name="storyboard", description="Draw a storyboard for this channel from a scene")
     @app_commands.describe(scene="The scene in plain words, e.g. \"A detective searches a dark office for a letter\"",
-                           file="A scene file (.toml), with its cast and settings",
-                           frames="Number of frames (replaces the scene's own count)")
+                           file="A scene file (.toml) with its cast, or a screenplay (.fountain)",
+                           frames="Number of frames (replaces the scene's own count)",
+                           number="Which scene of the screenplay (default: the first)")
     async def storyboard(interaction: discord.Interaction, scene: Optional[str] = None,
-                         file: Optional[discord.Attachment] = None,
+                         file: Optional[discord.Attachment] = None, number: Optional[str] = None,
                          frames: Optional[app_commands.Range[int, 1, MAX_FRAMES]] = None) -> None:
         async def read() -> Attached | None:
             return None if file is None else await fetch(file)
-        await answer(interaction, channels.start, scene, frames, before=read)
+        await answer(interaction, channels.start, scene, frames, number, before=read)
 
     @tree.command(name="fix", description="Send a correction, e.g. \"frame 2: close-up\"")
     @app_commands.describe(text="The correction, in the words the terminal chat accepts")
@@ -284,9 +292,10 @@ def build_bot(context_factory: ContextFactory, out_root: Path,
                    candidate: app_commands.Range[int, 0]) -> None:
         await answer(interaction, channels.send, f"frame {frame}: candidate {candidate}")
 
-    @tree.command(name="export", description="Finish this channel's storyboard")
-    async def export(interaction: discord.Interaction) -> None:
-        await answer(interaction, channels.send, "export")
+    @tree.command(name="export", description="Finish this channel's storyboard and attach its files")
+    @app_commands.describe(formats="Extra formats besides the sheet and PDF, e.g. \"mp4, gif, csv, otio\"")
+    async def export(interaction: discord.Interaction, formats: Optional[str] = None) -> None:
+        await answer(interaction, channels.send, f"export {formats}" if formats and formats.strip() else "export")
 
     @tree.command(name="status", description="Frames, planner, renderer and the GPU queue for this channel")
     async def status(interaction: discord.Interaction) -> None:

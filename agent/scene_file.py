@@ -42,6 +42,22 @@ def _check_keys(data: dict, allowed: set[str], where: str) -> None:
         raise SceneError(f"{where}unknown key {unknown[0]!r}: expected one of {', '.join(sorted(allowed))}")
 
 
+def text_fields(data: object, allowed: set[str], where: str) -> dict[str, str]:
+    """Check a hand-written table whose values are all text (a cast entry, say) with the scene file's own checks.
+
+    Returns every allowed key's text, stripped ("" when absent); raises SceneError starting with `where`.
+    """
+    if not isinstance(data, dict):
+        raise SceneError(f"{where.rstrip('.')}: expected a table with keys among {', '.join(sorted(allowed))}")
+    _check_keys(data, allowed, where)
+    return {key: _text(data, key, where) for key in allowed}
+
+
+def is_token(name: str) -> bool:
+    """Tell whether `name` can name a cast member: one space-free word of letters, digits, _ and -."""
+    return bool(_TOKEN.match(name))
+
+
 def _count(data: dict) -> tuple[int | None, list[int] | None]:
     frames, shots = data.get("frames"), data.get("shots")
     if shots is not None:

@@ -27,6 +27,7 @@ from slack_sdk import WebClient
 
 from agent.scene_file import SceneError, reads_as_correction, scene_from_message
 from agent.session import Session, SessionError
+from agent import uploads
 from agent.shot_files import changed, shot_files, shot_paths
 from agent.slack_status import Poster, Status
 from graphs.context import Context
@@ -121,15 +122,15 @@ class SlackBot:
             self.correct(key, text, say, client)
             return
         try:
-            scene_text = self.scene_text(text, event.get("files") or [])
-        except OSError as error:
-            say(f"I could not download the attached scene file: {error}")
+            source = self.scene_source(text, event.get("files") or [])
+        except (OSError, SceneError) as error:
+            say(f"I could not use the attached scene file: {error}")
             return
-        if scene_text is None and reads_as_correction(text):
+        if source is None and reads_as_correction(text):
             say("That reads as a correction: send it as a reply in the storyboard's thread. To start a new "
                 "storyboard, tell me the scene in a sentence or two.")
             return
-        self.start(key, user, text if scene_text is None else scene_text, say, client, toml=scene_text is not None)
+        self.start(key, user, text, source, say, client)
 
     def _known(self, key: str) -> bool:
         with self._lock:
@@ -137,36 +138,47 @@ class SlackBot:
                 return True
         return (self.out_root / key / "session.json").is_file()
 
-    def scene_text(self, text: str, files: list[dict]) -> str | None:
-        """Return the scene TOML from a ``` block in the text, else from an attached .toml file, else None."""
+    def scene_source(self, text: str, files: list[dict]) -> tuple[str, str] | None:
+        """Return ("", TOML) from a ``` block, (file name, text) for an attached scene file, or None for neither."""
         found = _BLOCK.search(text)
         if found:
-            return found.group(1)
+            return "", found.group(1)
         for item in files:
             url = item.get("url_private_download") or item.get("url_private")
-            if url and (item.get("name") or "").lower().endswith(".toml"):
+            name = item.get("name") or ""
+            if url and uploads.wanted(name):
                 request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
                 with urllib.request.urlopen(request, timeout=30) as response:
-                    return response.read(256 * 1024).decode("utf-8", errors="replace")
+                    data = response.read(uploads.LIMIT + 1)
+                if len(data) > uploads.LIMIT:
+                    raise SceneError(f"{name} is over {uploads.LIMIT // 1024} KB; expected a scene file or screenplay")
+                return name, data.decode("utf-8", errors="replace")
         return None
 
     # --- a new session ----------------------------------------------------------------------------------
 
-    def start(self, key: str, user: str, scene_text: str, say: Poster, client: WebClient,
-              toml: bool = False) -> None:
-        """Read the scene (TOML or plain words), open the thread's session and draw it, reporting in one message.
+    def start(self, key: str, user: str, text: str, source: tuple[str, str] | None, say: Poster,
+              client: WebClient) -> None:
+        """Read the scene, open the thread's session and draw it, reporting in one edited message.
 
-        `toml` says the text came from a ``` block or a file, so it must be TOML.
+        The scene is the message's own words (plain words or TOML) when `source` is None, else the TOML of a
+        ``` block (name "") or an attached file; "scene 2" in the message picks a screenplay's scene.
         """
         folder = self.out_root / key
         try:
-            scene = scene_from_message(scene_text, folder, toml=toml or None)
+            if source is None:
+                scene = scene_from_message(text, folder)
+            elif not source[0]:
+                scene = scene_from_message(source[1], folder, toml=True)
+            else:
+                scene = uploads.scene_from_attachment(source[0], source[1], folder, uploads.scene_number(text))
         except SceneError as error:
             say(f"That scene has a problem: {error}")
             return
         if scene is None:
             say("Tell me the scene in a sentence or two (\u201cKaito searches a dark office for a letter\u201d), "
-                "or send it as TOML inside a ``` block or as an attached .toml file, and I will draw it here.")
+                "or send it as TOML inside a ``` block, or attach a .toml scene file or a .fountain screenplay "
+                "(say \u201cscene 2\u201d to pick a scene), and I will draw it here.")
             return
         entry = _Thread(None, user)
         with entry.lock:  # held before the thread is claimed, so a quick reply waits for the drawing
@@ -243,7 +255,7 @@ class SlackBot:
                 return
             before = shot_files(folder)
             lines: list[str] = []
-            done = False
+            done: list[Path] | None = None
             try:
                 if entry.session.unfinished():
                     for _ in entry.session.carry_on():
@@ -259,7 +271,7 @@ class SlackBot:
                     elif kind == "queue" and event.get("ahead"):
                         say(f"Waiting for the GPU: {event['ahead']} ahead of this thread.")
                     elif kind == "done":
-                        done = True
+                        done = [Path(f) for f in event.get("files", [])]
             except SessionError as error:
                 say(str(error))
                 return
@@ -267,11 +279,11 @@ class SlackBot:
                 log.exception("session %s failed", key)
                 say(f"Something went wrong with that correction: {error}")
                 return
-            if done:
+            if done is not None:
                 self._close(key, entry)
                 entry.session.close()
                 say("\n".join(lines + ["Exported: here is the final storyboard."]))
-                self.upload(client, say, folder, [], sheet=True, data=True)
+                self.upload(client, say, folder, done or [folder / "storyboard.png", folder / "storyboard.json"])
                 return
             if lines:
                 say("\n".join(lines))

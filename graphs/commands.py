@@ -89,10 +89,30 @@ class Undo(_Command):
     kind: Literal["undo"] = "undo"
 
 
+EXPORT_FORMATS = ("png", "json", "pdf", "csv", "mp4", "gif", "otio")
+"""What a storyboard can be exported as."""
+ALWAYS_WRITTEN = ("png", "pdf")
+"""Formats every published storyboard has (with storyboard.json): the sheet as an image and as a PDF."""
+
+
 class Export(_Command):
-    """Finish the session and write the final storyboard."""
+    """Finish the session and write the final storyboard, with any extra formats asked for."""
 
     kind: Literal["export"] = "export"
+    formats: list[Literal["png", "json", "pdf", "csv", "mp4", "gif", "otio"]] = []
+    """Formats wanted besides png, json and pdf; empty writes just those."""
+
+
+DURATION_RANGE = (0.2, 60.0)
+"""The shortest and longest hold, in seconds, a person may give a frame."""
+
+
+class SetDuration(_Command):
+    """Hold a frame for this many seconds in the animatic and the timeline."""
+
+    kind: Literal["set_duration"] = "set_duration"
+    frame: int
+    seconds: float
 
 
 class Append(_Command):
@@ -172,14 +192,14 @@ class Refusal(Clarify):
     """
 
 
-Command = (SetShot | Rewrite | Regenerate | Pick | Inpaint | ChooseMask | Swap | Remove | Undo | Export | Append
-           | MoveCharacter | AddFrame | Duplicate | MoveFrame | SetStyle | SetSetting | Clarify)
+Command = (SetShot | Rewrite | Regenerate | Pick | Inpaint | ChooseMask | Swap | Remove | Undo | Export | SetDuration
+           | Append | MoveCharacter | AddFrame | Duplicate | MoveFrame | SetStyle | SetSetting | Clarify)
 
 HELP = ('try "frame 3: close-up", "frame 2: <new prompt>", "frame 2: add <more words>", "regenerate 5", '
         '"regenerate all", "frame 4: candidate 1", "frame 4: inpaint box 120,60,380,500 with <what to draw>", '
         '"frame 3: kaitoyosuke on the left", "add a frame after 3: <what happens>", "duplicate 2", '
         '"move frame 5 to 2", "swap 2 and 4", "remove 6", "style: <look>", "steps 30", "size 768x512", '
-        '"undo" or "export"')
+        '"frame 3: 2.5s", "undo", "export" or "export mp4, gif, csv, otio"')
 
 
 class CorrectionError(ValueError):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from graphs.commands import (HELP, AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Export,
-                             Inpaint, MoveCharacter, MoveFrame, Pick, Refusal, Regenerate, Remove, Rewrite,
-                             SetSetting, SetShot, SetStyle, Swap, Undo)
+from graphs.commands import (EXPORT_FORMATS, HELP, AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError,
+                             Duplicate, Export, Inpaint, MoveCharacter, MoveFrame, Pick, Refusal, Regenerate, Remove,
+                             Rewrite, SetDuration, SetSetting, SetShot, SetStyle, Swap, Undo)
+from graphs.commands import DURATION_RANGE
 from prompts.shot_types import ShotType, find_shot
 from tools.hub import SCHEDULERS
 
@@ -84,6 +85,13 @@ _SHOT_LEAD = re.compile(r"^(?:(?:make\s+(?:it|this|that)(?:\s+into)?|turn\s+(?:i
 _UNDO = re.compile(r"^(?:undo(?:\s+(?:that|it|this|last|the\s+last(?:\s+one)?|(?:the|my)\s+last\s+"
                    r"(?:change|correction|edit|step)))?|go\s+back(?:\s+(?:one|a)\s+step)?|step\s+back|"
                    r"revert(?:\s+(?:that|it|the\s+last\s+change))?|take\s+(?:that|it)\s+back)$", re.IGNORECASE)
+_EXPORT_AS = re.compile(r"^export(?:\s+(?:it|this|that|the\s+(?:storyboard|board)))?\s+(?:as\s+|to\s+|in\s+)?(.+)$",
+                        re.IGNORECASE)
+_FORMAT_WORDS = {"sheet": "pdf", "animatic": "mp4", "video": "mp4", "movie": "mp4", "timeline": "otio",
+                 "shot list": "csv", "shotlist": "csv", "spreadsheet": "csv", "grid": "png", "data": "json"}
+_DURATION = re.compile(r"^(?:hold(?:\s+it)?\s+(?:for\s+)?|lasts?\s+|duration\s*:?\s*)?(\d{1,4}(?:\.\d+)?)\s*"
+                       r"(?:s|secs?|seconds?)$", re.IGNORECASE)
+_FILLER = {"now", "please", "too", "also", "files", "file", "the", "a", "an", "as", "to", "in"}
 _EXPORT = re.compile(r"^(?:export(?:\s+(?:it|this|that|now|the\s+(?:storyboard|board)))?|done|finish(?:ed)?|"
                      r"(?:i['’]?m|we['’]?re|all)\s+done|that['’]?s\s+(?:all|it)|that\s+is\s+(?:all|it)|"
                      r"ship\s+it)$",
@@ -258,6 +266,12 @@ def _frame_command(number: int, rest: str, marked: bool = True) -> Command:
         return Duplicate(frame=number)
     if match := _MOVE_HERE.match(plain):
         return MoveFrame(frame=number, to=_number(match.group(1)))
+    if match := _DURATION.match(plain):
+        seconds = float(match.group(1))
+        low, high = DURATION_RANGE
+        if not low <= seconds <= high:
+            raise CorrectionError(f"frame {number}: expected a hold from {low:g} to {high:g} seconds, got {seconds:g}")
+        return SetDuration(frame=number, seconds=seconds)
     shot = _shot_of(plain)
     if shot is not None:
         return SetShot(frame=number, shot_type=shot.slug)
@@ -268,6 +282,23 @@ def _frame_command(number: int, rest: str, marked: bool = True) -> Command:
         return Clarify(question=f'to give frame {number} a new prompt, write "frame {number}: <the new prompt>"; '
                                 f'to add words, "frame {number}: add <words>"')
     return Rewrite(frame=number, prompt=rest)
+
+
+def export_formats(text: str) -> list[str]:
+    """Read "mp4, gif and csv" or "animatic and shot list" as export formats; raise CorrectionError for a stranger."""
+    formats = []
+    for part in re.split(r",|\band\b|&|\+", text.lower()):
+        part = part.strip()
+        named = _FORMAT_WORDS.get(part)
+        for word in [named] if named else [w for w in part.split() if w not in _FILLER]:
+            found = _FORMAT_WORDS.get(word, word.lstrip("."))
+            if found not in EXPORT_FORMATS:
+                raise CorrectionError(f"cannot export as {word[:20]!r}: expected some of {', '.join(EXPORT_FORMATS)}")
+            if found not in formats:
+                formats.append(found)
+    if not formats:
+        raise CorrectionError(f"say which formats to export: some of {', '.join(EXPORT_FORMATS)}")
+    return formats
 
 
 def _move_to(frame: int, where: str, other: int) -> int:
@@ -399,6 +430,8 @@ def parse_correction(text: str) -> list[Command]:
         return [Undo()]
     if _EXPORT.match(plain):
         return [Export()]
+    if match := _EXPORT_AS.match(plain):
+        return [Export(formats=export_formats(match.group(1)))]
     if _NO_STYLE.match(plain):
         return [SetStyle(style="")]
     if match := (_STYLE.match(plain) or _STYLE_BARE.match(plain)):

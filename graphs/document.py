@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from graphs.state import Character, FrameSpec, Storyboard
+from graphs.timing import duration
 from prompts.shot_types import shot_by_slug
 
 
@@ -22,6 +23,8 @@ def frame_entry(index: int, state: Storyboard) -> dict:
         "versions": [v.model_dump() for v in frame.versions],
         "lint": [v.model_dump() for v in frame.lint],
         "critique": frame.critique.model_dump() if frame.critique else None,
+        "duration": duration(frame),
+        "duration_set": frame.duration is not None,
     }
 
 
@@ -36,6 +39,8 @@ def storyboard_document(state: Storyboard) -> dict:
         "width": state.settings.width,
         "height": state.settings.height,
         "characters": [c.model_dump(by_alias=True) for c in state.scene.characters],
+        "setting": state.scene.setting,
+        "lighting": state.scene.lighting,
         "corrections": state.applied,
         "frames": [frame_entry(i, state) for i in range(len(state.frames))],
     }

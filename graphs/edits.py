@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphs.context import Planner
-from graphs.commands import (ASKED, AddFrame, Append, Clarify, Command, CorrectionError, Duplicate, Export,
-                             MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetSetting, SetShot, SetStyle,
-                             Swap, Undo)
+from graphs.commands import (ALWAYS_WRITTEN, ASKED, DURATION_RANGE, AddFrame, Append, Clarify, Command, CorrectionError,
+                             Duplicate, Export, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetDuration,
+                             SetSetting, SetShot, SetStyle, Swap, Undo)
 from graphs.corrections import WHERE_WORDS, check_setting
 from graphs.planner import frame_seed, home_sides, place
 from graphs.rendering import answering, job_of
@@ -188,6 +188,13 @@ def _edit(draft: _Draft, command: Command, planner: Planner) -> str:
             spec = frames[i].spec.model_copy(update={"seed": next_seed(frames[i].spec.seed)})
             frames[i] = frames[i].model_copy(update={"spec": spec})
         return "regenerating every frame" if command.frame is None else f"regenerating frame {command.frame}"
+    if isinstance(command, SetDuration):
+        i = _check(frames, command.frame)
+        low, high = DURATION_RANGE
+        if not low <= command.seconds <= high:
+            raise CorrectionError(f"frame {i}: expected a hold from {low:g} to {high:g} seconds, got {command.seconds:g}")
+        frames[i] = frames[i].model_copy(update={"duration": round(command.seconds, 2)})
+        return f"frame {i} now holds for {frames[i].duration:g} s in the animatic"
     if isinstance(command, Pick):
         i = _check(frames, command.frame)
         frames[i] = _pick(frames[i], i, command.candidate)
@@ -272,7 +279,9 @@ def apply_commands(state: Storyboard, commands: list[Command], planner: Planner)
         return {"frames": last.frames, "scene": last.scene, "settings": last.settings,
                 "history": state.history[:-1], "notice": "undid the last correction"}
     if len(commands) == 1 and isinstance(commands[0], Export):
-        return {"done": True, "notice": "storyboard exported"}
+        extra = [f for f in commands[0].formats if f not in ALWAYS_WRITTEN]
+        return {"done": True, "exports": extra,
+                "notice": "storyboard exported" + (f" (with {', '.join(extra)})" if extra else "")}
     taken = {f.id for f in state.frames} | {f.id for step in state.history for f in step.frames}
     draft = _Draft(scene=state.scene, settings=state.settings, frames=list(state.frames), next_id=state.next_id,
                    taken=taken)

@@ -11,6 +11,7 @@ from langgraph.types import interrupt
 
 from graphs.context import Context, Planner
 from graphs.commands import ASKED, REFUSED, ChooseMask, Clarify, CorrectionError, Inpaint, Refusal
+from graphs.dialogue import attach
 from graphs.document import storyboard_document
 from graphs.edits import apply_commands, remember
 from graphs.inpainting import check_request, inpaint_frame, propose_masks
@@ -24,13 +25,16 @@ from graphs.state import Critique, Frame, Storyboard
 from prompts.lint import lint_plan
 from tools import atomic
 from tools.grid import Panel, compose_grid
+from tools.exports import write_exports
 from tools.library import CritiqueSettings
+from tools.shot_list import ExportError
 
 
 def plan(state: Storyboard, runtime: Runtime[Context]) -> dict:
     """Ask the planner for frame specs; when a model planner fails, plan by rules and say so."""
     write = get_stream_writer()
     specs, name, notice = plan_or_rules(runtime.context.planner, state.scene)
+    specs = attach(state.scene, specs)
     if notice:
         write({"type": "notice", "message": notice})
     frames = [Frame(id=f"f{i}", spec=spec) for i, spec in enumerate(specs)]
@@ -114,7 +118,12 @@ def publish(state: Storyboard) -> dict:
               for i, f in enumerate(state.frames)]
     atomic.write_png(out / "storyboard.png", compose_grid(panels, state.scene.title))
     atomic.write_json(out / "storyboard.json", storyboard_document(state))
-    get_stream_writer()({"type": "published", "out": str(out), "frames": len(state.frames)})
+    write = get_stream_writer()
+    try:
+        write_exports(out, ["pdf"])
+    except ExportError as error:  # the images and storyboard.json are written; a sheet that fails must not stop work
+        write({"type": "notice", "message": f"the PDF sheet was not written: {error}"})
+    write({"type": "published", "out": str(out), "frames": len(state.frames)})
     return {}
 
 
@@ -174,6 +183,15 @@ def inpaint(state: Storyboard, runtime: Runtime[Context]) -> dict:
 
 
 def export(state: Storyboard) -> dict:
-    """Finish the session; the files written by publish are the final storyboard."""
-    get_stream_writer()({"type": "done", "out": state.out_dir})
+    """Write the formats the person asked for and finish; if one fails, the session stays open to try again."""
+    write = get_stream_writer()
+    out = Path(state.out_dir)
+    try:
+        files = write_exports(out, state.exports) if state.exports else []
+    except ExportError as error:
+        write({"type": "error", "message": f"{error}; nothing is lost: say \"export\" again to retry"})
+        return {"done": False, "exports": [], "notice": f"{REFUSED}{error}"}
+    write({"type": "done", "out": state.out_dir,
+           "files": [str(out / name) for name in ("storyboard.png", "storyboard.json", "storyboard.pdf")]
+           + [str(f) for f in files]})
     return {"done": True}

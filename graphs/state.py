@@ -32,6 +32,23 @@ class Character(BaseModel):
     """Other names the description uses for this character ("Kaito")."""
 
 
+class Line(BaseModel):
+    """One speech of the script: who says it, how, and what."""
+
+    character: str
+    """The speaker's name as the script writes it ("HORATIO")."""
+    text: str
+    parenthetical: str = ""
+    """How it is said ("quietly"), without the brackets; empty when the script gives nothing."""
+
+
+class Speech(Line):
+    """A speech of the scene, placed among the sentences of its description."""
+
+    after: int = -1
+    """Index of the description sentence the speech follows; -1 when it comes before the first."""
+
+
 class Scene(BaseModel):
     """What the person asked for: the scene text, the cast and how many frames."""
 
@@ -49,6 +66,8 @@ class Scene(BaseModel):
     characters: list[Character] = []
     seed: int | None = None
     """Base seed; frame seeds follow from it. None derives them from the scene text."""
+    dialogue: list[Speech] = []
+    """What is said in the scene (from a screenplay), handed to the frames it belongs to after planning."""
 
 
 class Placement(BaseModel):
@@ -80,6 +99,8 @@ class FrameSpec(BaseModel):
     """What a detail insert shows; empty otherwise."""
     written_by: Literal["planner", "person"] = "planner"
     """Who wrote the prompt: a person's own wording is kept when the shot type changes."""
+    dialogue: list[Line] = []
+    """What is said over this frame; shown on the sheet and timed into the animatic, never drawn."""
 
 
 class Version(BaseModel):
@@ -188,6 +209,8 @@ class Frame(BaseModel):
     """The re-render the critic last asked for; ignored once the frame's job changes."""
     masks: MaskChoice | None = None
     """SAM's masks for the person's last point, until one is chosen."""
+    duration: float | None = None
+    """Seconds the person set for this frame in the animatic; None uses the estimate from action and dialogue."""
 
     def image(self) -> Version | None:
         """Return the selected version, or None before the first render."""
@@ -251,9 +274,11 @@ class Storyboard(BaseModel):
     """Corrections applied so far, in order."""
     notice: str = ""
     """Reply to the last message: what changed, or why nothing did."""
+    exports: list[str] = []
+    """Formats the person asked for when exporting, besides those always written."""
     done: bool = False
 
 
-STATE_MODELS = (Character, Scene, Placement, FrameSpec, Version, MaskChoice, Retry, ShotCheck, Flag, Critique, Frame,
+STATE_MODELS = (Character, Line, Speech, Scene, Placement, FrameSpec, Version, MaskChoice, Retry, ShotCheck, Flag, Critique, Frame,
                 Settings, Step, Storyboard, Violation, Inpaint, ChooseMask)
 """Every model the checkpointer may store, for its deserialisation allow-list."""

@@ -36,6 +36,11 @@ def after_inpaint(state: Storyboard) -> str:
     return "review" if unchanged(state.notice) else "critique"
 
 
+def after_export(state: Storyboard) -> str:
+    """End once the exports are written; when one failed, wait for the person again with nothing lost."""
+    return END if state.done else "review"
+
+
 def after_critique(state: Storyboard) -> str:
     """Go back to render while the critic has asked for a retry, else publish."""
     return "render" if any(pending_retry(f) for f in state.frames) else "publish"
@@ -55,7 +60,7 @@ def build() -> StateGraph:
     graph.add_edge("review", "correct")
     graph.add_conditional_edges("correct", after_correct, ["export", "inpaint", "review", "lint"])
     graph.add_conditional_edges("inpaint", after_inpaint, ["critique", "review"])
-    graph.add_edge("export", END)
+    graph.add_conditional_edges("export", after_export, ["review", END])
     return graph
 
 

@@ -16,6 +16,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o644)  # mkstemp makes the file private; a finished storyboard is meant to be shared
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()

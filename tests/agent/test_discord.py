@@ -7,6 +7,7 @@ Discord's service cannot be reached from the tests, so each interaction is a Sim
 from __future__ import annotations
 
 import asyncio
+import json
 import io
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +25,7 @@ from graphs.planner import RulesPlanner
 from tools.gpu_queue import GpuQueue
 from tools.sketch import SketchRenderer
 
+ROOT = Path(__file__).resolve().parents[2]
 SCENE = 'title = "Night shift"\ndescription = "A detective searches a dark office for a letter"\nframes = 5\n'
 CHANNEL = 4242
 
@@ -145,9 +147,23 @@ def test_pick_shows_another_candidate(tmp_path, recorder):
 def test_export_finishes_and_then_corrections_are_refused(tree, recorder, tmp_path):
     start(tree, recorder)
     sent = call(tree, "export", interaction(recorder))
-    assert "exported" in sent[0]["content"].lower() and "storyboard.png" in names(sent)
+    assert "exported" in sent[0]["content"].lower()
+    assert names(sent) == ["storyboard.png", "storyboard.json", "storyboard.pdf"]
     assert (tmp_path / f"{CHANNEL}" / "storyboard.json").is_file()
     assert "Not applied" in call(tree, "fix", interaction(recorder), text="frame 0: close-up")[0]["content"]
+
+
+def test_export_with_formats_attaches_the_animatic_and_timeline(tree, recorder, tmp_path):
+    start(tree, recorder)
+    sent = call(tree, "export", interaction(recorder), formats="gif, otio")
+    assert "(with gif, otio)" in sent[0]["content"]
+    assert names(sent)[-2:] == ["animatic.gif", "timeline.otio"]
+
+
+def test_a_file_too_big_to_attach_is_named_not_shrunk(tree, recorder):
+    start(tree, recorder)
+    sent = call(tree, "export", interaction(recorder, limit=2000))
+    assert "storyboard.pdf" in sent[0]["content"] and "storyboard.pdf" not in names(sent)
 
 
 def test_status_reports_frames_planner_renderer_and_queue(tree, recorder):
@@ -189,8 +205,8 @@ def test_an_attached_scene_file_is_read_after_the_defer(tree, recorder):
 
 
 @pytest.mark.parametrize(("name", "data", "expected"), [
-    ("night.txt", SCENE.encode(), "expected a scene file ending in .toml"),
-    ("big.toml", b"#" * (300 * 1024), "may be at most"),
+    ("night.txt", SCENE.encode(), "expected a scene file or screenplay (.toml, .fountain)"),
+    ("big.toml", b"#" * (1100 * 1024), "may be at most"),
 ])
 def test_a_wrong_or_huge_attachment_is_refused_without_fetching_it(tree, recorder, name, data, expected):
     sent = call(tree, "storyboard", interaction(recorder), file=attached(name, data, recorder))
@@ -211,6 +227,18 @@ def test_words_and_a_file_together_or_a_correction_as_a_scene_are_refused(tree, 
     assert "not both" in both[0]["content"]
     fix = call(tree, "storyboard", interaction(recorder), scene="frame 2: close-up")
     assert "/fix" in fix[0]["content"] and "render" not in recorder.order
+
+
+def test_an_attached_screenplay_draws_the_scene_asked_for_with_its_dialogue(tree, recorder, tmp_path):
+    script = (ROOT / "tests" / "data" / "hamlet.fountain").read_bytes()
+    sent = call(tree, "storyboard", interaction(recorder), file=attached("hamlet.fountain", script, recorder),
+                number="2", frames=3)
+    assert sent[0]["content"].startswith("Storyboard started: Hamlet: ")
+    frames = json.loads((tmp_path / f"{CHANNEL}" / "storyboard.json").read_text())["frames"]
+    assert len(frames) == 3 and any(f["dialogue"] for f in frames)
+    missing = call(tree, "storyboard", interaction(recorder), file=attached("hamlet.fountain", script, recorder),
+                   number="9")
+    assert "Cannot start this scene" in missing[0]["content"] and "hamlet.fountain" in missing[0]["content"]
 
 
 def test_no_scene_at_all_gets_a_hint(tree, recorder):

@@ -97,9 +97,9 @@ def test_a_whole_thread_draws_corrects_and_exports(fake, tmp_path):
 
     deliver(app, reply("100.3", "export", "100.1"), "Ev3")
     fake.wait_for(lambda: len(uploaded(fake)) == 3)
-    assert uploaded(fake)[2] == ["storyboard", "storyboard"]
-    names = [a.get("filename") for a in fake.named("/files.getUploadURLExternal")[-2:]]
-    assert names == ["storyboard.png", "storyboard.json"]
+    assert uploaded(fake)[2] == ["storyboard", "storyboard", "storyboard"]
+    names = [a.get("filename") for a in fake.named("/files.getUploadURLExternal")[-3:]]
+    assert names == ["storyboard.png", "storyboard.json", "storyboard.pdf"]
     assert "Exported" in fake.named("/chat.postMessage")[-1]["text"]
 
     deliver(app, reply("100.4", "frame 2: wide", "100.1"), "Ev4")
@@ -236,6 +236,20 @@ def test_a_scene_file_attached_to_a_direct_message(fake, tmp_path):
     deliver(app, event, "Ev1")
     fake.wait_for(lambda: len(uploaded(fake)) == 1)
     assert (tmp_path / "D1-100.1" / "storyboard.png").is_file()
+
+
+def test_an_attached_screenplay_draws_the_scene_named_in_the_message(fake, tmp_path):
+    fake.files["hamlet.fountain"] = (Path(__file__).resolve().parents[1] / "data" / "hamlet.fountain").read_bytes()
+    app = make_app(fake, tmp_path)
+    event = {"type": "message", "subtype": "file_share", "channel_type": "im", "channel": "D1", "user": "U1",
+             "text": "scene 2 please", "ts": "100.1", "files": [{"name": "hamlet.fountain",
+                                                                  "url_private_download": fake.url + "files/hamlet.fountain"}]}
+    deliver(app, event, "Ev1")
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    folder = tmp_path / "D1-100.1"
+    assert (folder / "screenplay.fountain").is_file()
+    document = json.loads((folder / "storyboard.json").read_text())
+    assert document["title"].startswith("Hamlet: ") and any(f["dialogue"] for f in document["frames"])
 
 
 def test_a_broken_scene_is_answered_in_one_line(fake, tmp_path):

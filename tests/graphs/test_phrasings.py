@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from graphs.corrections import (AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Export,
                                 Inpaint, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetSetting,
                                 SetShot, SetStyle, Swap, Undo, check_setting, interpret_rules, parse_correction)
-from graphs.commands import Refusal
+from graphs.commands import Refusal, SetDuration
 
 PHRASINGS = [
     # set shot
@@ -93,6 +93,10 @@ PHRASINGS = [
     ("export", [Export()]),
     ("done", [Export()]),
     ("that's all", [Export()]),
+    ("export mp4 and otio", [Export(formats=["mp4", "otio"])]),
+    # timing
+    ("frame 2: 2.5s", [SetDuration(frame=2, seconds=2.5)]),
+    ("frame 2: hold for 3 seconds", [SetDuration(frame=2, seconds=3.0)]),
     # inpainting
     ("frame 4: inpaint box 10,10,200,300 with kaitoyosuke man",
      [Inpaint(frame=4, region="box", coords=[10, 10, 200, 300], prompt="kaitoyosuke man")]),

@@ -1,0 +1,50 @@
+"""Scenes that arrive as files attached to a chat message: a TOML scene file or a Fountain screenplay."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from agent.scene_file import SceneError, scene_from_message
+from graphs.state import Scene
+from tools import atomic
+
+SUFFIXES = (".toml", ".fountain")
+"""The attachments a bot reads as scenes."""
+LIMIT = 1024 * 1024
+"""The largest attachment read as a scene, in bytes (a feature screenplay in Fountain is a few hundred KB)."""
+_SCENE_WORD = re.compile(r"\bscene\s+#?([A-Za-z0-9.-]+)", re.IGNORECASE)
+
+
+def wanted(name: str) -> bool:
+    """Tell whether an attachment's name is one read as a scene."""
+    return name.lower().endswith(SUFFIXES)
+
+
+def scene_number(text: str) -> str | None:
+    """Return the scene asked for in a message ("scene 2", "scene #12A"), or None."""
+    found = _SCENE_WORD.search(text or "")
+    return found.group(1) if found else None
+
+
+def scene_from_attachment(name: str, text: str, folder: Path, number: str | None = None,
+                          frames: int | None = None) -> Scene:
+    """Read an attached scene file; a screenplay is kept in `folder` as screenplay.fountain and one scene is read.
+
+    Raises SceneError with one line for a file that cannot be used.
+    """
+    if name.lower().endswith(".fountain"):
+        from agent.screenplay import read_screenplay, scene_from_screenplay
+
+        path = folder / "screenplay.fountain"
+        atomic.write_bytes(path, text.encode("utf-8"))
+        try:
+            return scene_from_screenplay(path, number or read_screenplay(path)[0].label, frames=frames)
+        except SceneError as error:
+            raise SceneError(str(error).replace(str(path), name)) from None
+    if number is not None:
+        raise SceneError(f"{name}: a scene number is for screenplays (.fountain), not scene files")
+    scene = scene_from_message(text, folder, frames, toml=True)
+    if scene is None:  # cannot happen for TOML, which always gives a scene or an error
+        raise SceneError(f"{name}: expected a scene")
+    return scene
