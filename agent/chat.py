@@ -8,7 +8,6 @@ leaving at any point keeps it, and `--session` takes it up again later.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,23 +15,19 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from agent.config import ConfigError, make_context, read_library
 from agent.display import Report, show
 from agent.session import Event, Session, SessionError
+from agent.chat_views import list_sessions, plan_table
 from agent.shot_files import changed, shot_files
 from graphs.commands import HELP
 from graphs.state import Storyboard
-from prompts.shot_types import shot_by_slug
 from tools.diffusion import Cancelled
 from tools.library import LibraryError
 
 SESSIONS = Path("out")
 """Where sessions are kept by default, one folder each; `--session ID` names a folder here."""
-
-PROMPT_WIDTH = 60
-"""The most characters of each frame's prompt the plan table shows; a narrow terminal cuts it shorter."""
 
 SLASH = {
     "/help": "show the corrections you can type and these commands",
@@ -299,57 +294,6 @@ class _Chat:
 
     def leave(self) -> None:
         self.say(f"the session stays in {self.folder}; go on with: shotsmith chat {_resume_args(self.folder)}")
-
-
-def plan_table(state: Storyboard, width: int = 80) -> Table:
-    """Return the shot list as a table: frame number, shot type, who is in frame and the prompt's start.
-
-    Each prompt is cut to fit one line of a console `width` characters wide (at most PROMPT_WIDTH).
-    """
-    rows = []
-    for i, frame in enumerate(state.frames):
-        spec = frame.spec
-        try:
-            shot = shot_by_slug(spec.shot_type).name
-        except ValueError:
-            shot = spec.shot_type
-        rows.append((str(i), shot, ", ".join(p.name for p in spec.characters) or "-", spec.prompt))
-    shot_width = max(len("shot"), *(len(row[1]) for row in rows))
-    cast_width = min(24, max(len("characters"), *(len(row[2]) for row in rows)))
-    # 13 = five rules between and around four columns, plus one space of padding on each side of each
-    room = max(12, min(PROMPT_WIDTH, width - 13 - len("frame") - shot_width - cast_width))
-    table = Table(title=state.scene.title, title_justify="left")
-    table.add_column("frame", justify="right")
-    table.add_column("shot")
-    table.add_column("characters", max_width=cast_width)
-    table.add_column("prompt")
-    for number, shot, people, prompt in rows:
-        table.add_row(number, shot, people, _shorten(prompt, room))
-    return table
-
-
-def list_sessions(roots: Iterable[Path]) -> list[tuple[Path, str]]:
-    """Return the folders directly under the given roots that keep a session, with their scene titles."""
-    found: dict[Path, tuple[Path, str]] = {}
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for folder in sorted(root.iterdir()):
-            if folder.resolve() in found or not (folder / "session.json").is_file():
-                continue
-            found[folder.resolve()] = (folder, _title(folder))
-    return list(found.values())
-
-
-def _title(folder: Path) -> str:
-    try:
-        return str(json.loads((folder / "storyboard.json").read_text(encoding="utf-8"))["title"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return "(nothing drawn yet)"
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _resume_args(folder: Path) -> str:

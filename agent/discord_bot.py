@@ -9,7 +9,6 @@ images. Images over the server's upload limit are shrunk before they are attache
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +16,11 @@ from typing import Optional
 
 import discord
 from discord import app_commands
-from PIL import Image
 
 from agent.scene_file import MAX_FRAMES, SceneError, reads_as_correction, scene_from_message
 from agent.session import Event, Session, SessionError
 from agent import uploads
+from agent.discord_files import Attached, upload_limit, attachment, fetch
 from agent.shot_files import changed, shot_files
 from graphs.context import Context
 from graphs.state import Scene
@@ -36,9 +35,6 @@ FILES_PER_MESSAGE = 10
 
 TEXT_LIMIT = 2000
 """Discord refuses message text longer than this."""
-
-SMALLEST_SIDE = 64
-"""Halving stops once an image's shorter side would drop below this; JPEG is tried from there."""
 
 NO_SESSION = "No storyboard in this channel yet: start one with /storyboard scene:<what happens> (or file:<scene.toml>)."
 NO_SCENE = ("Tell me the scene in a sentence or two with scene:<what happens>, or attach a scene file (.toml) "
@@ -56,53 +52,6 @@ class Reply:
     def text(self) -> str:
         body = "\n".join(self.lines) or "done"
         return body if len(body) <= TEXT_LIMIT else body[: TEXT_LIMIT - 1] + "…"
-
-
-def shrink(data: bytes, limit: int) -> tuple[bytes, str] | None:
-    """Return the image re-encoded to at most `limit` bytes, with its format ("png" or "jpg").
-
-    The image is halved again and again as PNG; once it would get too small, JPEG is tried at falling
-    quality. None means even the smallest JPEG is over the limit.
-    """
-    with Image.open(io.BytesIO(data)) as opened:
-        image = opened.copy()
-    size = image.size
-    while min(size) // 2 >= SMALLEST_SIDE:
-        size = (max(1, size[0] // 2), max(1, size[1] // 2))
-        smaller = _encode(image.resize(size, Image.LANCZOS), "PNG")
-        if len(smaller) <= limit:
-            return smaller, "png"
-    flat = image.convert("RGB").resize(size, Image.LANCZOS)
-    for quality in (85, 60, 35, 15):
-        jpeg = _encode(flat, "JPEG", quality=quality)
-        if len(jpeg) <= limit:
-            return jpeg, "jpg"
-    return None
-
-
-def _encode(image: Image.Image, kind: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, kind, **options)
-    return buffer.getvalue()
-
-
-def attachment(path: Path, limit: int) -> discord.File | None:
-    """Return the file to attach, shrunk when it is over `limit` bytes; None when it cannot be made to fit."""
-    data = path.read_bytes()
-    if len(data) <= limit:
-        return discord.File(io.BytesIO(data), filename=path.name)
-    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):  # a PDF, video or GIF cannot be shrunk as a still
-        return None
-    fitted = shrink(data, limit)
-    if fitted is None:
-        return None
-    smaller, kind = fitted
-    return discord.File(io.BytesIO(smaller), filename=f"{path.stem}.{kind}")
-
-
-def _upload_limit(interaction: discord.Interaction) -> int:
-    guild = getattr(interaction, "guild", None)
-    return guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 
 
 class Channels:
@@ -230,29 +179,6 @@ class Channels:
         return reply
 
 
-@dataclass
-class Attached:
-    """A scene file attached to /storyboard: its text, or why it cannot be used."""
-
-    name: str
-    text: str = ""
-    problem: str = ""
-
-
-async def fetch(file: discord.Attachment) -> Attached:
-    """Download an attached scene file or screenplay, refusing any other file or one too big to be a scene."""
-    if not uploads.wanted(file.filename):
-        return Attached(file.filename, problem=f"expected a scene file or screenplay ({', '.join(uploads.SUFFIXES)})")
-    if file.size > uploads.LIMIT:
-        return Attached(file.filename, problem=f"the file is {file.size} bytes; a scene file may be at most "
-                                               f"{uploads.LIMIT} bytes")
-    try:
-        data = await file.read()
-    except discord.HTTPException as error:
-        return Attached(file.filename, problem=f"could not fetch the file from Discord ({error})")
-    return Attached(file.filename, text=data.decode("utf-8", errors="replace"))
-
-
 def build_bot(context_factory: ContextFactory, out_root: Path,
               guild_id: int | None = None) -> tuple[discord.Client, app_commands.CommandTree]:
     """Return a Discord client and its slash commands; nothing connects until the client is run."""
@@ -324,7 +250,7 @@ class _Bot(discord.Client):
 
 async def _post(interaction: discord.Interaction, reply: Reply) -> None:
     """Send the reply as follow-ups: the text with the first ten images, then further images ten at a time."""
-    limit = _upload_limit(interaction)
+    limit = upload_limit(interaction)
     files, skipped = [], []
     for path in reply.images:
         made = attachment(path, limit)

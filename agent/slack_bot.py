@@ -13,7 +13,6 @@ turns through the process-wide GPU queue the Context carries.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 import threading
@@ -29,18 +28,16 @@ from agent.scene_file import SceneError, reads_as_correction, scene_from_message
 from agent.session import Session, SessionError
 from agent import uploads
 from agent.shot_files import changed, shot_files, shot_paths
+from agent.slack_owners import Owners, record
 from agent.slack_status import Poster, Status
 from graphs.context import Context
 from graphs.state import Scene
-from tools import atomic
 
 log = logging.getLogger("shotsmith.slack")
 
 SEEN_EVENTS = 1000
 """How many recent event ids are remembered to drop Slack's retries of an event already handled."""
 
-OWNER_FILE = "slack.json"
-"""Kept in each thread's folder: who started the session and whether it is still open, for the per-person limit."""
 
 _BLOCK = re.compile(r"```(?:toml)?\s*\n?(.*?)```", re.DOTALL)
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
@@ -72,7 +69,7 @@ class SlackBot:
         self.allow_users = set(allow_users) if allow_users else None
         self.max_sessions = max_sessions_per_user
         self.threads: dict[str, _Thread] = {}
-        self.open: dict[str, str] = _open_sessions(self.out_root)
+        self.owners = Owners(self.out_root)
         """Open sessions and who started them, kept across restarts; the per-person limit counts these."""
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
@@ -188,13 +185,13 @@ class SlackBot:
                 return
             try:
                 entry.session = Session.create(folder, self.context_factory(scene))
-                atomic.write_json(folder / OWNER_FILE, {"owner": user, "open": True})
+                self.owners.opened(key, user)
             except Exception as error:  # a model or library that cannot be loaded: say so in the thread
                 if entry.session is not None:
                     entry.session.close()
                 with self._lock:
                     self.threads.pop(key, None)
-                    self.open.pop(key, None)
+                self.owners.release(key, write=False)
                 say(f"I could not start this storyboard: {error}")
                 return
             session = entry.session
@@ -221,23 +218,17 @@ class SlackBot:
         with self._lock:
             if key in self.threads:
                 return "This thread already has a storyboard; reply here with corrections."
-            running = sum(1 for owner in self.open.values() if owner == user)
-            if running >= self.max_sessions:
+            running = self.owners.claim(key, user, self.max_sessions)
+            if running is not None:
                 return (f"Sorry, you already have {running} storyboards going; export one (reply \"export\" in its "
                         "thread) before starting another.")
             self.threads[key] = entry
-            self.open[key] = user
         return None
 
     def _close(self, key: str, entry: _Thread) -> None:
         """Close the thread's session for good, here and on disk, so it no longer counts against its owner."""
         entry.finished = True
-        with self._lock:
-            self.open.pop(key, None)
-        try:
-            atomic.write_json(self.out_root / key / OWNER_FILE, {"owner": entry.owner, "open": False})
-        except OSError:  # the limit may then count it again after a restart; nothing else is lost
-            log.exception("could not record that %s is closed", key)
+        self.owners.release(key)
 
     # --- corrections ------------------------------------------------------------------------------------
 
@@ -305,56 +296,33 @@ class SlackBot:
         except Exception as error:
             say(f"I could not pick this storyboard up again: {error}")
             return None
-        record = _record(folder)
+        kept = record(folder)
         with self._lock:
-            entry = self.threads.get(key) or _Thread(session, record.get("owner", ""))
+            entry = self.threads.get(key) or _Thread(session, kept.get("owner", ""))
             self.threads[key] = entry
         if entry.session is not session:
             session.close()  # another message reopened it first
         elif state is None or state.done:
             entry.finished = True
-            if record.get("open"):
+            if kept.get("open"):
                 self._close(key, entry)  # exported just before a restart: the record did not say so yet
         return entry
 
     # --- files ------------------------------------------------------------------------------------------
 
-    def upload(self, client: WebClient, say: Poster, folder: Path, shots: list[Path], sheet: bool = False,
-               data: bool = False) -> None:
-        """Post the given shot files, and the storyboard sheet and data when asked, as files in the thread."""
-        paths = list(shots)
+    def upload(self, client: WebClient, say: Poster, folder: Path, files: list[Path], sheet: bool = False) -> None:
+        """Post the given files (shots, exports), and the storyboard sheet when asked, in the thread."""
+        paths = list(files)
         if sheet:
             paths.append(folder / "storyboard.png")
-        if data:
-            paths.append(folder / "storyboard.json")
-        uploads = [{"file": str(p), "filename": p.name, "title": p.stem.replace("_", " ")}
-                   for p in paths if p.is_file()]
-        if not uploads:
+        items = [{"file": str(p), "filename": p.name, "title": p.stem.replace("_", " ")} for p in paths if p.is_file()]
+        if not items:
             return
         try:
-            client.files_upload_v2(channel=say.channel, thread_ts=say.thread_ts, file_uploads=uploads)
+            client.files_upload_v2(channel=say.channel, thread_ts=say.thread_ts, file_uploads=items)
         except Exception as error:
             log.exception("upload to %s failed", say.channel)
             say(f"The files are in {folder} but I could not upload them: {error}")
-
-
-def _record(folder: Path) -> dict:
-    """Return a thread folder's owner record ({"owner": user, "open": bool}), or {} when it has none."""
-    try:
-        data = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) and isinstance(data.get("owner"), str) else {}
-
-
-def _open_sessions(out_root: Path) -> dict[str, str]:
-    """Return {thread key: owner} for every open session kept under `out_root`."""
-    found = {}
-    for path in out_root.glob(f"*/{OWNER_FILE}"):
-        record = _record(path.parent)
-        if record.get("open") is True:
-            found[path.parent.name] = record["owner"]
-    return found
 
 
 def build_app(context_factory: ContextFactory, out_root: Path, client: WebClient | None = None,

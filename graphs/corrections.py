@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-from graphs.commands import (EXPORT_FORMATS, HELP, AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError,
-                             Duplicate, Export, Inpaint, MoveCharacter, MoveFrame, Pick, Refusal, Regenerate, Remove,
-                             Rewrite, SetDuration, SetSetting, SetShot, SetStyle, Swap, Undo)
-from graphs.commands import DURATION_RANGE
+from graphs.commands import (HELP, AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Export,
+                             Inpaint, MoveCharacter, MoveFrame, Pick, Refusal, Regenerate, Remove, Rewrite, SetShot,
+                             SetStyle, Swap, Undo)
+from graphs.setting_words import export_formats, read_duration, read_setting
 from prompts.shot_types import ShotType, find_shot
-from tools.hub import SCHEDULERS
 
 _FLAGS = re.IGNORECASE | re.DOTALL
 _FRAME_WORD = r"(?:frame|shot|panel)"
@@ -87,11 +86,6 @@ _UNDO = re.compile(r"^(?:undo(?:\s+(?:that|it|this|last|the\s+last(?:\s+one)?|(?
                    r"revert(?:\s+(?:that|it|the\s+last\s+change))?|take\s+(?:that|it)\s+back)$", re.IGNORECASE)
 _EXPORT_AS = re.compile(r"^export(?:\s+(?:it|this|that|the\s+(?:storyboard|board)))?\s+(?:as\s+|to\s+|in\s+)?(.+)$",
                         re.IGNORECASE)
-_FORMAT_WORDS = {"sheet": "pdf", "animatic": "mp4", "video": "mp4", "movie": "mp4", "timeline": "otio",
-                 "shot list": "csv", "shotlist": "csv", "spreadsheet": "csv", "grid": "png", "data": "json"}
-_DURATION = re.compile(r"^(?:hold(?:\s+it)?\s+(?:for\s+)?|lasts?\s+|duration\s*:?\s*)?(\d{1,4}(?:\.\d+)?)\s*"
-                       r"(?:s|secs?|seconds?)$", re.IGNORECASE)
-_FILLER = {"now", "please", "too", "also", "files", "file", "the", "a", "an", "as", "to", "in"}
 _EXPORT = re.compile(r"^(?:export(?:\s+(?:it|this|that|now|the\s+(?:storyboard|board)))?|done|finish(?:ed)?|"
                      r"(?:i['’]?m|we['’]?re|all)\s+done|that['’]?s\s+(?:all|it)|that\s+is\s+(?:all|it)|"
                      r"ship\s+it)$",
@@ -103,25 +97,6 @@ _STYLE = re.compile(r"^(?:(?:set|change|switch|make)\s+(?:the\s+)?(?:visual\s+|a
                     r"use\s+(?:the\s+|a\s+)?style\s+|(?:the\s+)?style\s*(?:[:=]\s*|\s+(?:is|should\s+be)\s+|\s+))"
                     r"(?P<style>.*)$", _FLAGS)
 _STYLE_BARE = re.compile(r"^(?:(?:set|change|switch)\s+(?:the\s+)?)?style\s*[:=]?$", re.IGNORECASE)
-_SETTING = re.compile(r"^(?:(?:set|change|use|make)\s+)?(?:the\s+)?(?P<name>steps|step\s+count|guidance(?:\s+scale)?|"
-                      r"cfg(?:\s+scale)?|candidates|candidate\s+count|width|height|scheduler|sampler)\s*"
-                      r"(?:(?:to|at|of|as|is)\s+|=\s*|:\s*)?(?P<value>\S+)$", re.IGNORECASE)
-_COUNT = re.compile(r"^(?:(?:use|make|render|draw|generate|give\s+me)\s+)?(?P<value>\d+)\s+"
-                    r"(?P<name>candidates?|steps|options|images|variants|versions)"
-                    r"(?:\s+(?:per|for\s+each|each|a)\s+(?:frame|shot|panel))?$", re.IGNORECASE)
-_SIZE_WORD = r"(?:(?:set|change|make|use)\s+)?(?:the\s+)?(?:(?:image\s+|frame\s+)?size|resolution|dimensions?)"
-_SIZE = re.compile(rf"^(?:{_SIZE_WORD}"
-                   r"\s*(?:(?:to|at|of|as|is)\s+|=\s*|:\s*)?)?(?P<w>\d+)\s*(?:x|×|\*|by)\s*(?P<h>\d+)"
-                   r"(?:\s*(?:px|pixels))?$", re.IGNORECASE)
-_SIZE_BAD = re.compile(rf"^{_SIZE_WORD}"
-                       r"\b", re.IGNORECASE)
-_USE_SCHEDULER = re.compile(r"^(?:use|switch\s+to|try|change\s+to)\s+(?:the\s+)?(?P<value>dpm\+\+|dpm|ddim|"
-                            r"euler[\s_\-]?a(?:ncestral)?)(?:\s+(?:scheduler|sampler))?$", re.IGNORECASE)
-_SETTING_NAMES = {"steps": "steps", "step count": "steps", "guidance": "guidance", "guidance scale": "guidance",
-                  "cfg": "guidance", "cfg scale": "guidance", "candidates": "candidates", "candidate": "candidates",
-                  "candidate count": "candidates", "options": "candidates", "images": "candidates",
-                  "variants": "candidates", "versions": "candidates", "width": "width", "height": "height",
-                  "scheduler": "scheduler", "sampler": "scheduler"}
 _LOOKS = (r"black\s+and\s+white|b\s*&\s*w|b/w|monochrome|greyscale|grayscale|sepia|noir|(?:in\s+)?colou?r|"
           r"colou?rful|vintage|retro|cartoon(?:ish|y)?|anime|comic(?:\s+book)?|watercolou?r|painterly|"
           r"photo-?realistic|realistic|cinematic|sketchy|pencil|ink")
@@ -174,48 +149,6 @@ def _shot_of(text: str) -> ShotType | None:
     return shot
 
 
-def check_setting(name: str, value: int | float | str) -> int | float | str:
-    """Return a render setting's value in the type Settings holds, or raise CorrectionError saying what fits."""
-    raw = str(value).strip()
-    if name in ("width", "height"):
-        number = _whole(raw)
-        if number is None or not 64 <= number <= 2048 or number % 8:
-            raise CorrectionError(f"{name}: expected a multiple of 8 from 64 to 2048, got {raw[:20]}")
-        return number
-    if name == "steps":
-        number = _whole(raw)
-        if number is None or not 1 <= number <= 150:
-            raise CorrectionError(f"steps: expected a whole number from 1 to 150, got {raw[:20]}")
-        return number
-    if name == "candidates":
-        number = _whole(raw)
-        if number is None or not 1 <= number <= 8:
-            raise CorrectionError(f"candidates: expected a whole number from 1 to 8, got {raw[:20]}")
-        return number
-    if name == "guidance":
-        try:
-            scale = float(raw) if len(raw) <= 20 else None
-        except ValueError:
-            scale = None
-        if scale is None or not 0 <= scale <= 30:
-            raise CorrectionError(f"guidance: expected a number from 0 to 30, got {raw[:20]}")
-        return scale
-    if name == "scheduler":
-        key = re.sub(r"[\s\-]+", "_", raw.lower())
-        key = {"dpm": "dpm++", "dpmpp": "dpm++", "euler_ancestral": "euler_a", "eulera": "euler_a"}.get(key, key)
-        if key not in SCHEDULERS:
-            raise CorrectionError(f"scheduler: expected one of {', '.join(SCHEDULERS)}, got {raw[:20]!r}")
-        return key
-    raise CorrectionError(f"{name[:20]!r} is not a setting: expected width, height, steps, guidance, candidates "
-                          "or scheduler")
-
-
-def _whole(raw: str) -> int | None:
-    if raw.endswith(".0"):  # 30.0 from a model's JSON is the whole number 30
-        raw = raw[:-2]
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
-
-
 def _inpaint(number: int, rest: str) -> Inpaint:
     match = _INPAINT.match(rest)
     if match is None:
@@ -266,12 +199,8 @@ def _frame_command(number: int, rest: str, marked: bool = True) -> Command:
         return Duplicate(frame=number)
     if match := _MOVE_HERE.match(plain):
         return MoveFrame(frame=number, to=_number(match.group(1)))
-    if match := _DURATION.match(plain):
-        seconds = float(match.group(1))
-        low, high = DURATION_RANGE
-        if not low <= seconds <= high:
-            raise CorrectionError(f"frame {number}: expected a hold from {low:g} to {high:g} seconds, got {seconds:g}")
-        return SetDuration(frame=number, seconds=seconds)
+    if (held := read_duration(number, plain)) is not None:
+        return held
     shot = _shot_of(plain)
     if shot is not None:
         return SetShot(frame=number, shot_type=shot.slug)
@@ -282,23 +211,6 @@ def _frame_command(number: int, rest: str, marked: bool = True) -> Command:
         return Clarify(question=f'to give frame {number} a new prompt, write "frame {number}: <the new prompt>"; '
                                 f'to add words, "frame {number}: add <words>"')
     return Rewrite(frame=number, prompt=rest)
-
-
-def export_formats(text: str) -> list[str]:
-    """Read "mp4, gif and csv" or "animatic and shot list" as export formats; raise CorrectionError for a stranger."""
-    formats = []
-    for part in re.split(r",|\band\b|&|\+", text.lower()):
-        part = part.strip()
-        named = _FORMAT_WORDS.get(part)
-        for word in [named] if named else [w for w in part.split() if w not in _FILLER]:
-            found = _FORMAT_WORDS.get(word, word.lstrip("."))
-            if found not in EXPORT_FORMATS:
-                raise CorrectionError(f"cannot export as {word[:20]!r}: expected some of {', '.join(EXPORT_FORMATS)}")
-            if found not in formats:
-                formats.append(found)
-    if not formats:
-        raise CorrectionError(f"say which formats to export: some of {', '.join(EXPORT_FORMATS)}")
-    return formats
 
 
 def _move_to(frame: int, where: str, other: int) -> int:
@@ -344,20 +256,6 @@ def _add_frame(plain: str) -> list[Command] | None:
         return [Clarify(question=f'what should the new frame {place} show? say "add a frame {place}: '
                                  '<what happens>"')]
     return [AddFrame(after=after, shot_type=shot.slug if shot else None, action=action)]
-
-
-def _setting(plain: str) -> list[Command] | None:
-    if match := _SIZE.match(plain):
-        return [SetSetting(name="width", value=check_setting("width", match.group("w"))),
-                SetSetting(name="height", value=check_setting("height", match.group("h")))]
-    if _SIZE_BAD.match(plain):
-        raise CorrectionError('size: expected width x height in pixels, such as "size 768x512"')
-    if match := _USE_SCHEDULER.match(plain):
-        return [SetSetting(name="scheduler", value=check_setting("scheduler", match.group("value")))]
-    if match := (_SETTING.match(plain) or _COUNT.match(plain)):
-        name = _SETTING_NAMES[" ".join(match.group("name").lower().split())]
-        return [SetSetting(name=name, value=check_setting(name, match.group("value")))]
-    return None
 
 
 def parse_correction(text: str) -> list[Command]:
@@ -439,7 +337,7 @@ def parse_correction(text: str) -> list[Command]:
         if style.lower() in ("", "to", "into", "as", "is"):
             return [Clarify(question='which style? say "style: noir, high contrast", or "no style" to remove it')]
         return [SetStyle(style=style)]
-    if found := _setting(plain):
+    if found := read_setting(plain):
         return found
     if match := _LOOK.match(plain):
         look = " ".join(match.group("look").split()).lower()

@@ -10,7 +10,8 @@ from graphs.context import Planner
 from graphs.commands import (ALWAYS_WRITTEN, ASKED, DURATION_RANGE, AddFrame, Append, Clarify, Command, CorrectionError,
                              Duplicate, Export, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetDuration,
                              SetSetting, SetShot, SetStyle, Swap, Undo)
-from graphs.corrections import WHERE_WORDS, check_setting
+from graphs.corrections import WHERE_WORDS
+from graphs.setting_words import check_setting
 from graphs.planner import frame_seed, home_sides, place
 from graphs.rendering import answering, job_of
 from graphs.state import Character, Frame, FrameSpec, Placement, Scene, Settings, Step, Storyboard

@@ -19,7 +19,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.discord_bot import NO_SCENE, NO_SESSION, build_bot, shrink
+from agent.discord_bot import NO_SCENE, NO_SESSION, build_bot
+from agent.discord_files import shrink
 from graphs.context import Context
 from graphs.planner import RulesPlanner
 from tools.gpu_queue import GpuQueue

@@ -15,8 +15,8 @@ from langgraph.types import Command
 from agent.scene_file import load_scene
 from agent.session import Session, SessionError
 from graphs.context import Context
-from graphs.corrections import (CorrectionError, Export, Regenerate, Remove, Rewrite, SetShot, Swap, Undo,
-                                parse_correction)
+from graphs.commands import CorrectionError, Export, Regenerate, Remove, Rewrite, SetShot, Swap, Undo
+from graphs.corrections import parse_correction
 from graphs.planner import RulesPlanner
 from graphs.state import Storyboard
 from graphs.storyboard import after_correct, compile_graph, serializer

@@ -158,7 +158,7 @@ def test_a_person_written_prompt_is_restaged_in_their_words_without_asking():
 
 
 def test_a_restage_that_moves_people_is_refused():
-    from graphs.corrections import CorrectionError
+    from graphs.commands import CorrectionError
 
     spec = next(s for s in RulesPlanner().plan(SCENE) if s.characters)
     frame = json.loads(good_answer())["frames"][0] | {"shot": 2, "characters": [

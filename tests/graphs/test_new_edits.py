@@ -14,7 +14,7 @@ from PIL import Image
 from agent.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
-from graphs.corrections import AddFrame, Clarify, CorrectionError, SetSetting, SetStyle
+from graphs.commands import AddFrame, Clarify, CorrectionError, SetSetting, SetStyle
 from graphs.edits import apply_commands
 from graphs.planner import RulesPlanner, frame_seed
 from graphs.state import Settings, Storyboard

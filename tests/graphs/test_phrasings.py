@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphs.corrections import (AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Export,
-                                Inpaint, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetSetting,
-                                SetShot, SetStyle, Swap, Undo, check_setting, interpret_rules, parse_correction)
-from graphs.commands import Refusal, SetDuration
+from graphs.commands import (AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Export, Inpaint,
+                             MoveCharacter, MoveFrame, Pick, Refusal, Regenerate, Remove, Rewrite, SetDuration, SetSetting,
+                             SetShot, SetStyle, Swap, Undo)
+from graphs.corrections import interpret_rules, parse_correction
+from graphs.setting_words import check_setting
 
 PHRASINGS = [
     # set shot

@@ -11,7 +11,8 @@ from counting import CountingRenderer
 from agent.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
-from graphs.corrections import CorrectionError, Pick, Rewrite, SetShot, parse_correction
+from graphs.commands import CorrectionError, Pick, Rewrite, SetShot
+from graphs.corrections import parse_correction
 from graphs.edits import _pick, apply_commands
 from graphs.planner import RulesPlanner
 from graphs.rendering import base_key, bring_up_to_date, is_current, job_for, job_key
