@@ -20,6 +20,7 @@ from agent.config import ConfigError, make_context, read_library
 from agent.display import Report, show
 from agent.session import Event, Session, SessionError
 from agent.chat_views import list_sessions, plan_table
+from agent.options import CastFile, SceneNumber
 from agent.shot_files import changed, shot_files
 from graphs.commands import HELP
 from graphs.state import Storyboard
@@ -43,9 +44,8 @@ SLASH = {
 def chat(
     scene: Annotated[Optional[Path], typer.Argument(help="Scene file (TOML) or screenplay (.fountain) for a new "
                                                          "session.")] = None,
-    scene_number: Annotated[Optional[str], typer.Option("--scene", help="Which scene of a screenplay "
-                                                         "(its number, or its place from 1; default 1).")] = None,
-    cast: Annotated[Optional[Path], typer.Option(help="Cast file (TOML) for a screenplay's characters.")] = None,
+    scene_number: SceneNumber = None,
+    cast: CastFile = None,
     session_id: Annotated[Optional[str], typer.Option("--session", help="Go on with the session kept in "
                                                       "out/ID (or in --out).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder; default out/<scene name>, "

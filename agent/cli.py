@@ -15,6 +15,7 @@ from rich.console import Console
 
 from agent.config import ConfigError, make_context, make_planner, read_library
 from agent.display import Report, show
+from agent.options import CastFile, SceneNumber
 from agent.scene_file import SceneError, load_scene
 from agent.session import Session, SessionError
 from graphs.context import Context
@@ -71,14 +72,11 @@ def _scene(path: Path, frames: int | None, shots: str | None, seed: int | None =
 def _screenplay_scene(path: Path, number: str | None, cast: Path | None, overrides: dict):
     from agent.screenplay import read_screenplay, scene_from_screenplay
 
-    if number is None:
-        scenes = read_screenplay(path)
-        number = scenes[0].label
-        if len(scenes) > 1:
-            errors.print(f"notice: {path} has {len(scenes)} scenes; using scene {number} "
-                          f"({scenes[0].heading}); pick another with --scene N", markup=False, highlight=False,
-                          soft_wrap=True)
     story = scene_from_screenplay(path, number, cast, overrides.get("frames"))
+    if number is None and len(scenes := read_screenplay(path)) > 1:
+        errors.print(f"notice: {path} has {len(scenes)} scenes; using scene {scenes[0].label} "
+                     f"({scenes[0].heading}); pick another with --scene N", markup=False, highlight=False,
+                     soft_wrap=True)
     if "shots" in overrides:
         story = story.model_copy(update={"shots": overrides["shots"], "frames": None})
     return story.model_copy(update={"seed": overrides["seed"]}) if "seed" in overrides else story
@@ -103,10 +101,8 @@ def _continue(session: Session, thens: list[str], report: Report) -> list[str]:
 def run(
     scene: Annotated[Path, typer.Argument(help="Scene file (TOML), or a screenplay (.fountain).")],
     out: Annotated[Optional[Path], typer.Option(help="Output folder; default out/<scene name>.")] = None,
-    scene_number: Annotated[Optional[str], typer.Option("--scene", help="Which scene of a screenplay "
-                                                         "(its number, or its place from 1; default 1).")] = None,
-    cast: Annotated[Optional[Path], typer.Option(help="Cast file (TOML) giving a screenplay's characters "
-                                                      "tokens, class words and LoRAs.")] = None,
+    scene_number: SceneNumber = None,
+    cast: CastFile = None,
     frames: Annotated[Optional[int], typer.Option(help="Number of frames (overrides the scene).")] = None,
     shots: Annotated[Optional[str], typer.Option(help="Shot numbers such as 2,3,8 (overrides the scene).")] = None,
     planner: Annotated[str, typer.Option(help="auto, rules or openai.")] = "auto",
@@ -237,9 +233,8 @@ def _summary(state: Storyboard, out: Path, report: Report) -> None:
 @app.command()
 def plan(
     scene: Annotated[Path, typer.Argument(help="Scene file (TOML), or a screenplay (.fountain).")],
-    scene_number: Annotated[Optional[str], typer.Option("--scene", help="Which scene of a screenplay "
-                                                         "(its number, or its place from 1; default 1).")] = None,
-    cast: Annotated[Optional[Path], typer.Option(help="Cast file (TOML) for a screenplay's characters.")] = None,
+    scene_number: SceneNumber = None,
+    cast: CastFile = None,
     frames: Annotated[Optional[int], typer.Option(help="Number of frames (overrides the scene).")] = None,
     shots: Annotated[Optional[str], typer.Option(help="Shot numbers such as 2,3,8 (overrides the scene).")] = None,
     planner: Annotated[str, typer.Option(help="auto, rules or openai.")] = "auto",

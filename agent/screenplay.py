@@ -76,12 +76,13 @@ def read_screenplay(path: Path) -> list[ScriptScene]:
     return _read(path)[1]
 
 
-def scene_from_screenplay(path: Path, number: int | str, cast_file: Path | None = None,
+def scene_from_screenplay(path: Path, number: int | str | None, cast_file: Path | None = None,
                           frames: int | None = None) -> Scene:
     """Return one scene of a Fountain file as a Scene with its dialogue, validated like a scene file.
 
     `number` is compared with each scene's label: the number written on the heading (#12#), or for a heading
-    without one its position from 1, so in a script without scene numbers it is simply the position.
+    without one its position from 1, so in a script without scene numbers it is simply the position; None
+    takes the first scene.
     `cast_file` (read_cast) gives speakers tokens, class words, LoRAs and descriptions, and adds the characters
     it names that the scene's action mentions. `frames` overrides the count worked out from the scene's size:
     one per action sentence and one per two speeches, kept within FEWEST_FRAMES..MOST_FRAMES.
@@ -243,7 +244,9 @@ def _speak(scene: ScriptScene, element) -> None:
         scene.speeches[-1].text = _words(f"{scene.speeches[-1].text} {element.text}")
 
 
-def _pick(path: Path, scenes: list[ScriptScene], number: int | str) -> ScriptScene:
+def _pick(path: Path, scenes: list[ScriptScene], number: int | str | None) -> ScriptScene:
+    if number is None:
+        return scenes[0]
     for scene in scenes:
         if scene.label.upper() == str(number).strip().upper():
             return scene

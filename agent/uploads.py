@@ -34,12 +34,12 @@ def scene_from_attachment(name: str, text: str, folder: Path, number: str | None
     Raises SceneError with one line for a file that cannot be used.
     """
     if name.lower().endswith(".fountain"):
-        from agent.screenplay import read_screenplay, scene_from_screenplay
+        from agent.screenplay import scene_from_screenplay
 
         path = folder / "screenplay.fountain"
         atomic.write_bytes(path, text.encode("utf-8"))
         try:
-            return scene_from_screenplay(path, number or read_screenplay(path)[0].label, frames=frames)
+            return scene_from_screenplay(path, number, frames=frames)
         except SceneError as error:
             raise SceneError(str(error).replace(str(path), name)) from None
     if number is not None:
