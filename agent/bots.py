@@ -14,6 +14,12 @@ import typer
 
 from graphs.context import Context
 from graphs.state import Scene
+from tools.roots import Roots
+
+
+def lora_roots(library: Path | None) -> Roots:
+    """Return where LoRA files named by scenes sent in chat may come from: the library's folder and SHOTSMITH_ROOTS."""
+    return Roots.around(library.resolve().parent if library is not None else None, "the model library's folder")
 
 
 def discord_cmd(
@@ -50,7 +56,7 @@ def discord_cmd(
             return base
         return replace(base, library=base.library.with_cast(loras))
 
-    client, _ = build_bot(context_for, out, guild)
+    client, _ = build_bot(context_for, out, guild, lora_roots(library))
     client.run(token)
 
 
@@ -98,7 +104,7 @@ def slack(
 
     app = build_app(context_for, out, token=token, signing_secret=secret,
                     allow_channels=listed("SHOTSMITH_SLACK_CHANNELS"), allow_users=listed("SHOTSMITH_SLACK_USERS"),
-                    max_sessions_per_user=max_sessions)
+                    max_sessions_per_user=max_sessions, lora_roots=lora_roots(library))
     if app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
         cli.console.print("shotsmith slack: connected over Socket Mode", markup=False, highlight=False)

@@ -26,6 +26,7 @@ from prompts.lint import lint_plan
 from tools.diffusion import Cancelled
 from tools.hub import SCHEDULERS
 from tools.library import LibraryError
+from tools.text import clean
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Shotsmith: storyboards from a scene.")
 console = Console()
@@ -125,6 +126,7 @@ def run(
 ) -> None:
     """Plan and render a storyboard, then apply each --then correction in order."""
     settings = _settings(width, height, steps, guidance, scheduler, candidates)
+    then = [clean(text) for text in then or []]  # no escape sequence reaches the terminal or the storyboard
     story = _scene(scene, frames, shots, seed, scene_number, cast)
     out = out or _default_out(scene, scene_number)
     try:

@@ -26,6 +26,7 @@ from graphs.context import Context
 from graphs.state import Scene
 from tools.diffusion import Cancelled
 from tools.library import LibraryError
+from tools.roots import Roots
 
 ContextFactory = Callable[[Scene], Context]
 """Builds the graph's Context for a scene (the scene may bring its own character LoRAs)."""
@@ -57,9 +58,11 @@ class Reply:
 class Channels:
     """The sessions of every channel, each in its own folder under `out_root`; one command at a time per channel."""
 
-    def __init__(self, context_factory: ContextFactory, out_root: Path):
+    def __init__(self, context_factory: ContextFactory, out_root: Path, lora_roots: Roots | None = None):
         self.context_factory = context_factory
         self.out_root = out_root
+        self.lora_roots = lora_roots or Roots.around(None, "the model library's folder")
+        """Where LoRA files named by a scene sent in Discord may come from (relative paths start at the first)."""
         self.sessions: dict[int, Session] = {}
         self.locks: dict[int, asyncio.Lock] = {}
 
@@ -102,15 +105,19 @@ class Channels:
         if file is None and scene_text and reads_as_correction(scene_text):
             return Reply(["That reads as a correction: send it with /fix. To start a new storyboard, give "
                           "the scene in a sentence or two."])
+        roots = self.lora_roots
         try:
             if file is not None:
-                scene = uploads.scene_from_attachment(file.name, file.text, self.folder(channel_id), number, frames)
+                scene = uploads.scene_from_attachment(file.name, file.text, self.folder(channel_id), number, frames,
+                                                      roots)
             else:
-                scene = scene_from_message(scene_text or "", Path.cwd(), frames)
+                base = roots.folders[0] if roots.folders else self.folder(channel_id)
+                scene = scene_from_message(scene_text or "", base, frames, roots=roots)
             if scene is None:
                 return Reply([NO_SCENE])
             context = self.context_factory(scene)
         except (SceneError, LibraryError, ValueError) as error:
+            uploads.discard(self.folder(channel_id))
             return Reply([f"Cannot start this scene: {error}"])
         old = self.sessions.pop(channel_id, None)
         if old is not None:
@@ -179,12 +186,16 @@ class Channels:
         return reply
 
 
-def build_bot(context_factory: ContextFactory, out_root: Path,
-              guild_id: int | None = None) -> tuple[discord.Client, app_commands.CommandTree]:
-    """Return a Discord client and its slash commands; nothing connects until the client is run."""
+def build_bot(context_factory: ContextFactory, out_root: Path, guild_id: int | None = None,
+              lora_roots: Roots | None = None) -> tuple[discord.Client, app_commands.CommandTree]:
+    """Return a Discord client and its slash commands; nothing connects until the client is run.
+
+    `lora_roots` are the folders LoRA files named by a scene sent in Discord may come from (by default only
+    those listed in SHOTSMITH_ROOTS).
+    """
     client = _Bot(guild_id)
     tree = client.tree
-    channels = Channels(context_factory, out_root)
+    channels = Channels(context_factory, out_root, lora_roots)
 
     async def answer(interaction: discord.Interaction, work: Callable[..., Reply], *args: object,
                      before: Callable[[], Awaitable[object]] | None = None) -> None:

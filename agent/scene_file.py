@@ -9,9 +9,16 @@ from pathlib import Path
 from graphs.commands import Refusal
 from graphs.corrections import interpret_rules
 from graphs.state import Character, Scene
+from tools.roots import Roots
+from tools.text import clean
 from tools.toml_file import read_toml
 
 MAX_FRAMES = 200
+"""The most frames one storyboard may have; a scene or command asking for more is refused."""
+MAX_DESCRIPTION = 20_000
+"""The longest scene description, in characters (about eight pages of prose); longer ones are refused."""
+MAX_LINE = 200
+"""The longest title, name, class word, style, setting or light, in characters."""
 PROSE_FRAMES = 6
 """Frames planned for a scene sent as plain words in a chat message, unless the front-end is told a number."""
 PROSE_WORDS = 5
@@ -27,13 +34,16 @@ class SceneError(ValueError):
     """A scene file that cannot be used; the message names the file, the field and what was expected."""
 
 
-def _text(data: dict, key: str, where: str, required: bool = False) -> str:
+def _text(data: dict, key: str, where: str, required: bool = False, limit: int = MAX_LINE) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):
         raise SceneError(f"{where}{key}: expected text, got {type(value).__name__}")
-    if required and not value.strip():
+    value = clean(value).strip()
+    if required and not value:
         raise SceneError(f"{where}{key}: expected a non-empty text")
-    return value.strip()
+    if len(value) > limit:
+        raise SceneError(f"{where}{key}: expected at most {limit:,} characters, got {len(value):,}")
+    return value
 
 
 def _check_keys(data: dict, allowed: set[str], where: str) -> None:
@@ -50,7 +60,8 @@ def text_fields(data: object, allowed: set[str], where: str) -> dict[str, str]:
     if not isinstance(data, dict):
         raise SceneError(f"{where.rstrip('.')}: expected a table with keys among {', '.join(sorted(allowed))}")
     _check_keys(data, allowed, where)
-    return {key: _text(data, key, where) for key in allowed}
+    limits = {"description": MAX_DESCRIPTION, "lora": 4096}
+    return {key: _text(data, key, where, limit=limits.get(key, MAX_LINE)) for key in allowed}
 
 
 def is_token(name: str) -> bool:
@@ -78,7 +89,7 @@ def _count(data: dict) -> tuple[int | None, list[int] | None]:
     return frames, None
 
 
-def _character(data: object, index: int, folder: Path) -> Character:
+def _character(data: object, index: int, folder: Path, roots: Roots) -> Character:
     where = f"characters[{index}]."
     if not isinstance(data, dict):
         raise SceneError(f"characters[{index}]: expected a table with name and class")
@@ -90,9 +101,14 @@ def _character(data: object, index: int, folder: Path) -> Character:
     aliases = data.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise SceneError(f"{where}aliases: expected a list of names, such as [\"Kaito\"]")
-    lora = _text(data, "lora", where)
-    return Character(name=name, class_word=class_word, description=_text(data, "description", where),
-                     lora=str((folder / lora).resolve()) if lora else None, aliases=aliases)
+    aliases = [_text({"alias": a}, "alias", where) for a in aliases]
+    lora = _text(data, "lora", where, limit=4096)
+    if lora and not roots.holds(folder / lora):
+        raise SceneError(f"{where}lora: {lora!r} leads outside the folders LoRA files may be read from; "
+                         f"expected a file inside {roots.place}")
+    return Character(name=name, class_word=class_word, description=_text(data, "description", where,
+                                                                         limit=MAX_DESCRIPTION),
+                     lora=str((folder / lora).resolve()) if lora else None, aliases=[a for a in aliases if a])
 
 
 def _seed(data: dict) -> int | None:
@@ -102,31 +118,42 @@ def _seed(data: dict) -> int | None:
     return seed
 
 
-def parse_scene(data: dict, folder: Path) -> Scene:
-    """Validate a scene already read from TOML; relative paths resolve against `folder`."""
+def parse_scene(data: dict, folder: Path, roots: Roots | None = None) -> Scene:
+    """Validate a scene already read from TOML; relative paths resolve against `folder`.
+
+    LoRA files must lie inside `roots`: by default `folder` and the folders in SHOTSMITH_ROOTS.
+    """
     _check_keys(data, _SCENE_KEYS, "")
     frames, shots = _count(data)
     people = data.get("characters", [])
     if not isinstance(people, list):
         raise SceneError("characters: expected a list of [[characters]] tables")
-    cast = [_character(person, i, folder) for i, person in enumerate(people)]
+    roots = roots or Roots.around(folder, "the scene file's folder")
+    cast = [_character(person, i, folder, roots) for i, person in enumerate(people)]
     names = [c.name.lower() for c in cast]
     if len(set(names)) != len(names):
         raise SceneError("characters: expected each name once, found a repeated name")
     return Scene(title=_text(data, "title", "") or "Untitled scene",
-                 description=_text(data, "description", "", required=True), frames=frames, shots=shots,
+                 description=_text(data, "description", "", required=True, limit=MAX_DESCRIPTION),
+                 frames=frames, shots=shots,
                  style=_text(data, "style", ""), setting=_text(data, "setting", ""),
                  lighting=_text(data, "lighting", ""), characters=cast, seed=_seed(data))
 
 
-def scene_from_message(text: str, folder: Path, frames: int | None = None, toml: bool | None = None) -> Scene | None:
+def scene_from_message(text: str, folder: Path, frames: int | None = None, toml: bool | None = None,
+                       roots: Roots | None = None) -> Scene | None:
     """Read a scene sent in a chat message: TOML, or plain words taken as the description.
 
     `toml` True reads the text as TOML only (an attached file, a ``` block); None takes it as TOML when a line
     looks like a TOML key or table. Plain words make a scene with no named cast and PROSE_FRAMES frames;
     `frames` overrides either count. Returns None for a message that is too short to be a scene or that asks
-    something; raises SceneError for TOML that cannot be used.
+    something; raises SceneError for TOML that cannot be used. LoRA files it names must lie inside `roots`
+    (default: `folder` and the folders in SHOTSMITH_ROOTS).
     """
+    if len(text) > 2 * MAX_DESCRIPTION:
+        raise SceneError(f"the message is {len(text):,} characters long; expected a scene of at most "
+                         f"{MAX_DESCRIPTION:,} characters")
+    text = clean(text)
     if toml or (toml is None and _TOML_LINE.search(text)):
         try:
             data = tomllib.loads(text)
@@ -142,7 +169,7 @@ def scene_from_message(text: str, folder: Path, frames: int | None = None, toml:
     if frames is not None:
         data.pop("shots", None)
         data["frames"] = frames
-    return parse_scene(data, folder)
+    return parse_scene(data, folder, roots)
 
 
 def reads_as_correction(text: str) -> bool:

@@ -17,6 +17,8 @@ from fountain import ElementType, FountainParser
 from agent.scene_file import SceneError, is_token, parse_scene, text_fields
 from graphs.beats import split_sentences
 from graphs.state import Scene, Speech
+from tools.roots import ENV, Roots, env_roots
+from tools.text import clean
 from tools.toml_file import read_toml
 
 FEWEST_FRAMES, MOST_FRAMES = 3, 12  # bounds of the frame count worked out from a scene's size
@@ -98,7 +100,10 @@ def scene_from_screenplay(path: Path, number: int | str | None, cast_file: Path 
             "setting": setting_of(script), "lighting": lighting_of(script, scenes),
             "characters": _cast_of(script, cast, description)}
     try:
-        scene = parse_scene(data, path.parent)
+        folders = [path.parent] + ([cast_file.parent] if cast_file is not None else [])
+        roots = Roots(tuple(f.resolve() for f in folders) + env_roots(),
+                      f"the screenplay's or cast file's folder (or a folder listed in {ENV})")
+        scene = parse_scene(data, path.parent, roots)
     except SceneError as error:
         raise SceneError(f"{path}: scene {script.label}: {error}") from None
     return scene.model_copy(update={"dialogue": dialogue})
@@ -147,6 +152,10 @@ def read_cast(path: Path) -> dict[str, dict[str, str]]:
                                  f"got {token!r}")
             if token and token in (known["token"] for known in cast.values()):
                 raise SceneError(f"characters.{name}.token: {token!r} is already another character's token")
+            if fields["lora"] and not Roots.around(path.parent, "").holds(path.parent / fields["lora"]):
+                raise SceneError(f"characters.{name}.lora: {fields['lora']!r} leads outside the folders LoRA files "
+                                 f"may be read from; expected a file inside the cast file's folder (or a folder "
+                                 f"listed in {ENV})")
             fields["lora"] = str((path.parent / fields["lora"]).resolve()) if fields["lora"] else ""
             cast[_key(name)] = fields
         return cast
@@ -167,7 +176,7 @@ def _read(path: Path) -> tuple[dict, list[ScriptScene]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise SceneError(f"{path}: not UTF-8 text (bad byte at offset {error.start}); save it as UTF-8") from None
-    document = _Parser().parse(_prepare(text))
+    document = _Parser().parse(_prepare(clean(text)))
     scenes = _scenes(document.elements)
     if not scenes:
         raise SceneError(f"{path}: no scene headings found; expected a line such as \"INT. KITCHEN - NIGHT\" "

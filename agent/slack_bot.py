@@ -32,6 +32,7 @@ from agent.slack_owners import Owners, record
 from agent.slack_status import Poster, Status
 from graphs.context import Context
 from graphs.state import Scene
+from tools.roots import Roots
 
 log = logging.getLogger("shotsmith.slack")
 
@@ -41,6 +42,8 @@ SEEN_EVENTS = 1000
 
 _BLOCK = re.compile(r"```(?:toml)?\s*\n?(.*?)```", re.DOTALL)
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
+_KEY = re.compile(r"^[A-Za-z0-9]{1,40}-[0-9]{1,20}(\.[0-9]{1,20})?$")
+"""A thread's folder name, channel id then thread time stamp; anything else (a "../" say) is never a folder."""
 
 ContextFactory = Callable[[Scene], Context]
 
@@ -61,8 +64,10 @@ class SlackBot:
 
     def __init__(self, context_factory: ContextFactory, out_root: Path, token: str | None,
                  allow_channels: Iterable[str] | None, allow_users: Iterable[str] | None,
-                 max_sessions_per_user: int):
+                 max_sessions_per_user: int, lora_roots: Roots | None = None):
         self.context_factory = context_factory
+        self.lora_roots = lora_roots or Roots.around(None, "the model library's folder")
+        """Where LoRA files named by a scene sent in Slack may come from (relative paths start at the first)."""
         self.out_root = Path(out_root)
         self.token = token
         self.allow_channels = set(allow_channels) if allow_channels else None
@@ -103,6 +108,9 @@ class SlackBot:
             return  # the app_mention event for the same message does the work
         thread_ts = event.get("thread_ts") or event["ts"]
         key = f"{channel}-{thread_ts}"
+        if not _KEY.match(key):
+            log.warning("ignored an event with an unexpected channel or time stamp: %r", key[:80])
+            return
         known = event.get("thread_ts") is not None and self._known(key)
         if not (mentioned or direct or known):
             return  # chatter in some other thread
@@ -162,13 +170,16 @@ class SlackBot:
         ``` block (name "") or an attached file; "scene 2" in the message picks a screenplay's scene.
         """
         folder = self.out_root / key
+        roots = self.lora_roots
+        base = roots.folders[0] if roots.folders else folder
         try:
             if source is None:
-                scene = scene_from_message(text, folder)
+                scene = scene_from_message(text, base, roots=roots)
             elif not source[0]:
-                scene = scene_from_message(source[1], folder, toml=True)
+                scene = scene_from_message(source[1], base, toml=True, roots=roots)
             else:
-                scene = uploads.scene_from_attachment(source[0], source[1], folder, uploads.scene_number(text))
+                scene = uploads.scene_from_attachment(source[0], source[1], folder, uploads.scene_number(text),
+                                                      roots=roots)
         except SceneError as error:
             say(f"That scene has a problem: {error}")
             return
@@ -181,6 +192,7 @@ class SlackBot:
         with entry.lock:  # held before the thread is claimed, so a quick reply waits for the drawing
             refusal = self._claim(user, key, entry)
             if refusal is not None:
+                uploads.discard(folder)  # a screenplay kept for a storyboard that never started
                 say(refusal)
                 return
             try:
@@ -192,6 +204,7 @@ class SlackBot:
                 with self._lock:
                     self.threads.pop(key, None)
                 self.owners.release(key, write=False)
+                uploads.discard(folder)
                 say(f"I could not start this storyboard: {error}")
                 return
             session = entry.session
@@ -328,16 +341,17 @@ class SlackBot:
 def build_app(context_factory: ContextFactory, out_root: Path, client: WebClient | None = None,
               signing_secret: str | None = None, token: str | None = None,
               allow_channels: Iterable[str] | None = None, allow_users: Iterable[str] | None = None,
-              max_sessions_per_user: int = 2) -> App:
+              max_sessions_per_user: int = 2, lora_roots: Roots | None = None) -> App:
     """Return a Bolt app that runs storyboard sessions, one per Slack thread, under `out_root`.
 
-    `context_factory(scene)` gives the planner and renderer for a new session. Building the app asks
-    Slack (auth.test) who the bot is; nothing is contacted before this is called.
+    `context_factory(scene)` gives the planner and renderer for a new session. `lora_roots` are the folders
+    LoRA files named by a scene sent in Slack may come from (by default only those in SHOTSMITH_ROOTS).
+    Building the app asks Slack (auth.test) who the bot is; nothing is contacted before this is called.
     """
     if client is None:
         client = WebClient(token=token)
     bot = SlackBot(context_factory, out_root, token or client.token, allow_channels, allow_users,
-                   max_sessions_per_user)
+                   max_sessions_per_user, lora_roots)
     app = App(client=client, signing_secret=signing_secret or "")
     app.shotsmith = bot  # for tests and operators who want to look inside
 

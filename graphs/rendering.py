@@ -13,7 +13,8 @@ from graphs.state import Frame, Retry, Settings, Version
 from prompts.shot_types import shot_by_slug
 from tools import atomic
 from tools.adapters import adapters_for
-from tools.library import Library
+from tools.image_check import image_problem
+from tools.library import Library, LibraryError
 from tools.render import Figure, ProgressFn, Renderer, RenderJob
 
 
@@ -109,22 +110,16 @@ def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path
     retry = wanted_retry(frame, key)
     attempt = retry.attempt if retry else 0
     if any(frame.versions[i].attempt == attempt for i in answering(frame, key)):
-        if is_current(frame, key):
-            return frame, "current"
-        return frame.model_copy(update={"selected": choose(frame, key)}), "kept"
+        status = "current" if is_current(frame, key) else "kept"
+        frame = frame.model_copy(update={"selected": choose(frame, key)})
+        return frame, ("rendered" if mend(frame, job, renderer, out, on_progress) else status)
     run = retry_job(job, retry) if retry else job
     run_key = job_key(run, renderer) if retry else key
     paths = [version_path(frame, run_key, k) for k in range(run.candidates)]
-    status = "reused" if all((out / p).exists() for p in paths) else "rendered"
+    reusable = all(not image_problem(out / p) for p in paths)  # a damaged leftover is drawn again
+    status = "reused" if reusable else "rendered"
     if status == "rendered":
-        result = renderer.render(run, on_progress)
-        if len(result.images) != run.candidates:
-            raise RuntimeError(f"renderer {renderer.name} returned {len(result.images)} images for "
-                               f"{run.candidates} candidates")
-        for path, image in zip(paths, result.images):
-            atomic.write_png(out / path, image)
-    else:
-        _verify(out, paths)
+        _draw(run, renderer, out, paths, on_progress)
     facts = renderer.facts(run)
     versions = [Version(path=p, key=run_key if k == 0 else f"{run_key}-{k}", job=key, attempt=attempt,
                         seed=run.seeds()[k], renderer=renderer.name, **facts) for k, p in enumerate(paths)]
@@ -132,14 +127,44 @@ def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path
     return frame.model_copy(update={"selected": choose(frame, key)}), status
 
 
+def _draw(run: RenderJob, renderer: Renderer, out: Path, paths: list[str], on_progress: ProgressFn | None) -> None:
+    result = renderer.render(run, on_progress)
+    if len(result.images) != run.candidates:
+        raise RuntimeError(f"renderer {renderer.name} returned {len(result.images)} images for "
+                           f"{run.candidates} candidates")
+    for path, image in zip(paths, result.images):
+        atomic.write_png(out / path, image)
+
+
+def mend(frame: Frame, job: RenderJob, renderer: Renderer, out: Path, on_progress: ProgressFn | None = None) -> bool:
+    """Draw the frame's shown image again when its file is missing or damaged; return True when it was drawn.
+
+    The render call that made it is rebuilt from the version (seed, candidate count, LoRA weights) and must
+    give the same fingerprint, so the file is written back exactly as it was. An image that cannot be
+    rebuilt that way (a repair, or one drawn under other settings) raises DamagedImage, whose one line says
+    how to get a new one.
+    """
+    version = frame.image()
+    if version is None or not (problem := image_problem(out / version.path)):
+        return False
+    group = [v for v in frame.versions if base_key(v) == base_key(version) and v.kind == "render"]
+    first = min(group, key=lambda v: v.seed, default=version)
+    weights = version.adapters
+    run = replace(job, seed=first.seed, candidates=len(group),
+                  adapters=tuple(replace(a, weight=weights.get(a.name, a.weight)) for a in job.adapters))
+    if version.kind != "render" or job_key(run, renderer) != base_key(version):
+        raise DamagedImage(f"{version.path}: a frame's image is {problem} and cannot be drawn again as it was; "
+                           "expected a readable PNG (put the file back, or start the storyboard again)")
+    _draw(run, renderer, out, [v.path for v in sorted(group, key=lambda v: v.seed)], on_progress)
+    return True
+
+
+class DamagedImage(LibraryError):
+    """A frame's image on disk cannot be read and cannot be drawn again exactly; the message says what to do."""
+
+
 def open_rgb(out: Path, path: str) -> Image.Image:
     """Return an image of the output folder, read fully into memory as RGB."""
     with Image.open(out / path) as image:
         return image.convert("RGB")
 
-
-def _verify(out: Path, paths: list[str]) -> None:
-    """Check images left by an earlier, interrupted run can be read before reusing them."""
-    for path in paths:
-        with Image.open(out / path) as image:
-            image.verify()

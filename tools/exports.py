@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.image_check import image_problem
 from tools.shot_list import Board, ExportError, read_board
 
 FILES = {"png": "storyboard.png", "pdf": "storyboard.pdf", "csv": "shot_list.csv", "json": "shot_list.json",
          "mp4": "animatic.mp4", "gif": "animatic.gif", "otio": "timeline.otio"}
 """The file each format is written to, inside the storyboard folder; storyboard.json is always there."""
+PICTURED = {"pdf", "mp4", "gif"}
+"""Formats that draw the frames' images, so every image is checked before one of them is written."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,11 @@ def write_exports(folder: Path, formats: list[str], options: Options = Options()
     if options.orientation not in ("landscape", "portrait"):
         raise ExportError(f"orientation: expected landscape or portrait, got {options.orientation!r}")
     board = read_board(folder)
+    if set(formats) & PICTURED:
+        for shot in board.shots:
+            if problem := image_problem(board.image(shot)):
+                raise ExportError(f"{board.image(shot)}: the image of frame {shot.number} is {problem}; expected a PNG "
+                                  "(run the storyboard again with --resume, or regenerate the frame, to redraw it)")
     written = []
     for name in formats:
         path = folder / FILES[name]

@@ -259,3 +259,49 @@ def test_the_command_without_a_token_exits_with_one_line(monkeypatch):
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "DISCORD_TOKEN" in lines[0]
+
+
+# --- hostile input ---------------------------------------------------------------------------------------
+
+
+def test_a_lora_path_in_a_discord_scene_may_not_leave_the_library_folder(tmp_path, recorder):
+    from tiny_models import write_lora
+    from tools.roots import Roots
+
+    library = tmp_path / "library"
+    write_lora(library / "loras" / "kaito.safetensors", 1)
+    secret = write_lora(tmp_path / "private" / "theirs.safetensors", 1)
+    seen = []
+
+    def context(scene):
+        seen.append(scene)
+        return Context(planner=RulesPlanner(), renderer=recorder.renderer())
+
+    _, commands = build_bot(context, tmp_path / "out", lora_roots=Roots.around(library, "the model library's folder"))
+    cast = '\n[[characters]]\nname = "kaitoyosuke"\nclass = "man"\nlora = "{}"\n'
+    for lora in ("../private/theirs.safetensors", str(secret)):
+        sent = call(commands, "storyboard", interaction(recorder), scene=SCENE + cast.format(lora))
+        assert sent[0]["content"].startswith("Cannot start this scene: characters[0].lora")
+        assert str(library) not in sent[0]["content"]
+    assert "render" not in recorder.order and not seen
+    call(commands, "storyboard", interaction(recorder), scene=SCENE + cast.format("loras/kaito.safetensors"))
+    assert seen[0].characters[0].lora == str(library / "loras" / "kaito.safetensors")  # read from the library
+
+
+def test_an_attachment_named_like_a_path_stays_in_its_channel_folder(tree, recorder, tmp_path):
+    script = (ROOT / "tests" / "data" / "hamlet.fountain").read_bytes()
+    sent = call(tree, "storyboard", interaction(recorder), file=attached("../../../evil.fountain", script, recorder),
+                number="1", frames=2)
+    assert sent[0]["content"].startswith("Storyboard started: Hamlet")
+    assert (tmp_path / str(CHANNEL) / "screenplay.fountain").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [str(CHANNEL)]
+    assert not list(tmp_path.parent.glob("evil*"))
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ({"scene": SCENE, "frames": 500}, "at most"),
+    ({"scene": "Kaito runs across the roof. " * 800}, "at most 20,000 characters"),
+])
+def test_huge_discord_scenes_are_refused(tree, recorder, options, expected):
+    sent = call(tree, "storyboard", interaction(recorder), **options)
+    assert expected in sent[0]["content"] and "render" not in recorder.order

@@ -288,3 +288,77 @@ def test_the_command_without_tokens_exits_with_one_line(monkeypatch):
     assert result.exit_code == 2, result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "SLACK_BOT_TOKEN" in lines[0] and "Traceback" not in result.output
+
+
+# --- hostile input ---------------------------------------------------------------------------------------
+
+
+def lora_scene(lora: str) -> str:
+    return f'<@UBOT> ```\n{SCENE}\n[[characters]]\nname = "kaitoyosuke"\nclass = "man"\nlora = "{lora}"\n```'
+
+
+@pytest.mark.parametrize("case", ["dot-dot", "absolute", "symlink out"])
+def test_a_lora_path_in_a_slack_scene_may_not_leave_the_library_folder(fake, tmp_path, case):
+    from tiny_models import write_lora
+    from tools.roots import Roots
+
+    library = tmp_path / "library"
+    secret = write_lora(tmp_path / "private" / "theirs.safetensors", 1)
+    (library / "loras").mkdir(parents=True)
+    (library / "loras" / "link.safetensors").symlink_to(secret)
+    lora = {"dot-dot": "../private/theirs.safetensors", "absolute": str(secret),
+            "symlink out": "loras/link.safetensors"}[case]
+    out = tmp_path / "out"
+    app = make_app(fake, out, lora_roots=Roots.around(library, "the model library's folder"))
+    deliver(app, mention("100.1", text=lora_scene(lora)), "Ev1")
+    fake.wait_for(lambda: fake.named("/chat.postMessage"))
+    text = fake.named("/chat.postMessage")[0]["text"]
+    assert text.startswith("That scene has a problem: characters[0].lora") and "model library's folder" in text
+    assert str(library) not in text and "\n" not in text  # the bot's own folders are not shown in chat
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_slack_scene_without_a_library_names_no_lora_at_all(fake, tmp_path):
+    app = make_app(fake, tmp_path)
+    deliver(app, mention("100.1", text=lora_scene("kaito.safetensors")), "Ev1")
+    fake.wait_for(lambda: fake.named("/chat.postMessage"))
+    assert "leads outside" in fake.named("/chat.postMessage")[0]["text"]
+
+
+@pytest.mark.parametrize(("channel", "ts"), [("../../escape", "100.1"), ("C1", "../../../tmp/x"), ("C1/..", "1.2")])
+def test_an_event_whose_ids_are_paths_is_ignored(fake, tmp_path, channel, ts):
+    out = tmp_path / "out"
+    app = make_app(fake, out)
+    assert deliver(app, mention(ts, channel=channel), "Ev1").status == 200
+    time.sleep(0.3)
+    assert not fake.named("/chat.postMessage") and not uploaded(fake)
+    assert [p.name for p in tmp_path.iterdir()] in ([], ["out"]) and not (out.exists() and any(out.iterdir()))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("<@UBOT> " + "Kaito runs across the roof. " * 4000, "characters long; expected a scene of at most 20,000"),
+    ("<@UBOT> " + "Kaito runs across the roof. " * 800, "description: expected at most 20,000 characters"),
+    (f"<@UBOT> ```\n{SCENE.replace('frames = 3', 'frames = 500')}```", "frames: expected at most 200, got 500"),
+])
+def test_huge_scenes_are_refused_in_one_line(fake, tmp_path, text, expected):
+    app = make_app(fake, tmp_path)
+    deliver(app, mention("100.1", text=text), "Ev1")
+    fake.wait_for(lambda: fake.named("/chat.postMessage"))
+    reply_text = fake.named("/chat.postMessage")[0]["text"]
+    assert expected in reply_text and "\n" not in reply_text
+    assert not (tmp_path / "C1-100.1").exists()
+
+
+def test_a_refused_screenplay_start_leaves_no_folder(fake, tmp_path):
+    fake.files["hamlet.fountain"] = (Path(__file__).resolve().parents[1] / "data" / "hamlet.fountain").read_bytes()
+    app = make_app(fake, tmp_path, max_sessions_per_user=1)
+    deliver(app, mention("100.1"), "Ev1")
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    event = {"type": "message", "subtype": "file_share", "channel_type": "im", "channel": "D1", "user": "U1",
+             "text": "scene 2", "ts": "200.1", "files": [{"name": "../../hamlet.fountain",
+                                                          "url_private_download": fake.url + "files/hamlet.fountain"}]}
+    deliver(app, event, "Ev2")
+    fake.wait_for(lambda: len(fake.named("/chat.postMessage")) == 2)
+    assert fake.named("/chat.postMessage")[-1]["text"].startswith("Sorry")
+    assert not (tmp_path / "D1-200.1").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) in (["C1-100.1"], ["C1-100.1", "slack.json"])
