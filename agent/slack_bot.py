@@ -18,6 +18,7 @@ import re
 import threading
 import urllib.request
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -32,10 +33,13 @@ from agent.slack_owners import Owners, record
 from agent.slack_status import Poster, Status
 from graphs.context import Context
 from graphs.state import Scene
+from tools.memory import OutOfMemory
 from tools.roots import Roots
 
 log = logging.getLogger("shotsmith.slack")
 
+LISTENERS = 64
+"""Slack events handled at once; a storyboard being drawn keeps one of these busy until it is done."""
 SEEN_EVENTS = 1000
 """How many recent event ids are remembered to drop Slack's retries of an event already handled."""
 
@@ -211,6 +215,10 @@ class SlackBot:
             status = Status(client, say, f"Drawing \u201c{scene.title}\u201d: planning the shots\u2026")
             try:
                 errors = status.follow(session.start(scene))
+            except OutOfMemory as error:  # passing: the thread stays open and a reply carries on from here
+                status.set(f"Drawing stopped: {error}. The frames finished so far are kept; reply in this thread "
+                           "(\u201cregenerate 0\u201d, say) to carry on.")
+                return
             except Exception as error:
                 log.exception("session %s failed", key)
                 self._close(key, entry)  # a storyboard that cannot be drawn must not hold one of the person's places
@@ -260,6 +268,7 @@ class SlackBot:
             before = shot_files(folder)
             lines: list[str] = []
             done: list[Path] | None = None
+            waited = False
             try:
                 if entry.session.unfinished():
                     for _ in entry.session.carry_on():
@@ -272,7 +281,8 @@ class SlackBot:
                         lines.append(f"Question: {event['message']}")
                     elif kind == "error":
                         lines.append(f"Problem: {event['message']}")
-                    elif kind == "queue" and event.get("ahead"):
+                    elif kind == "queue" and event.get("ahead") and not waited:
+                        waited = True  # said once per correction, not once per frame that waits
                         say(f"Waiting for the GPU: {event['ahead']} ahead of this thread.")
                     elif kind == "done":
                         done = [Path(f) for f in event.get("files", [])]
@@ -352,7 +362,10 @@ def build_app(context_factory: ContextFactory, out_root: Path, client: WebClient
         client = WebClient(token=token)
     bot = SlackBot(context_factory, out_root, token or client.token, allow_channels, allow_users,
                    max_sessions_per_user, lora_roots)
-    app = App(client=client, signing_secret=signing_secret or "")
+    # Each drawing holds its listener thread until done, so Bolt's default pool of 5 would leave the sixth
+    # person with no answer at all; waiting belongs in the GPU queue, where the thread is told its place.
+    app = App(client=client, signing_secret=signing_secret or "",
+              listener_executor=ThreadPoolExecutor(max_workers=LISTENERS, thread_name_prefix="slack-listener"))
     app.shotsmith = bot  # for tests and operators who want to look inside
 
     @app.event("app_mention")

@@ -188,4 +188,5 @@ def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
     frames[i] = frame
     more = f"; candidates {chosen} to {chosen + len(versions) - 1} (\"frame {i}: pick N\" to switch)" \
         if len(versions) > 1 else ""
-    return {"frames": frames, "notice": f"frame {i}: inpainted {region} with {prompt!r}{more}"}
+    squeezed = f"; {result.info['memory_notice']}" if result.info.get("memory_notice") else ""
+    return {"frames": frames, "notice": f"frame {i}: inpainted {region} with {prompt!r}{more}{squeezed}"}

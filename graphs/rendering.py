@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -100,11 +101,13 @@ def wanted_retry(frame: Frame, key: str) -> Retry | None:
 
 
 def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path,
-                     on_progress: ProgressFn | None = None) -> tuple[Frame, str]:
+                     on_progress: ProgressFn | None = None,
+                     on_notice: Callable[[str], None] | None = None) -> tuple[Frame, str]:
     """Return the frame showing an image for `job` (or for the retry the critic asked for), and how.
 
     The status is "current" (the frame already showed it), "kept" (an earlier version of the frame
-    matched), "reused" (a file left by an interrupted run matched) or "rendered".
+    matched), "reused" (a file left by an interrupted run matched) or "rendered". `on_notice` hears what
+    the renderer had to give up to fit in memory, if anything.
     """
     key = job_key(job, renderer)
     retry = wanted_retry(frame, key)
@@ -112,14 +115,14 @@ def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path
     if any(frame.versions[i].attempt == attempt for i in answering(frame, key)):
         status = "current" if is_current(frame, key) else "kept"
         frame = frame.model_copy(update={"selected": choose(frame, key)})
-        return frame, ("rendered" if mend(frame, job, renderer, out, on_progress) else status)
+        return frame, ("rendered" if mend(frame, job, renderer, out, on_progress, on_notice) else status)
     run = retry_job(job, retry) if retry else job
     run_key = job_key(run, renderer) if retry else key
     paths = [version_path(frame, run_key, k) for k in range(run.candidates)]
     reusable = all(not image_problem(out / p) for p in paths)  # a damaged leftover is drawn again
     status = "reused" if reusable else "rendered"
     if status == "rendered":
-        _draw(run, renderer, out, paths, on_progress)
+        _draw(run, renderer, out, paths, on_progress, on_notice)
     facts = renderer.facts(run)
     versions = [Version(path=p, key=run_key if k == 0 else f"{run_key}-{k}", job=key, attempt=attempt,
                         seed=run.seeds()[k], renderer=renderer.name, **facts) for k, p in enumerate(paths)]
@@ -127,8 +130,11 @@ def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path
     return frame.model_copy(update={"selected": choose(frame, key)}), status
 
 
-def _draw(run: RenderJob, renderer: Renderer, out: Path, paths: list[str], on_progress: ProgressFn | None) -> None:
+def _draw(run: RenderJob, renderer: Renderer, out: Path, paths: list[str], on_progress: ProgressFn | None,
+          on_notice: Callable[[str], None] | None) -> None:
     result = renderer.render(run, on_progress)
+    if on_notice is not None and result.info.get("memory_notice"):
+        on_notice(str(result.info["memory_notice"]))
     if len(result.images) != run.candidates:
         raise RuntimeError(f"renderer {renderer.name} returned {len(result.images)} images for "
                            f"{run.candidates} candidates")
@@ -136,7 +142,8 @@ def _draw(run: RenderJob, renderer: Renderer, out: Path, paths: list[str], on_pr
         atomic.write_png(out / path, image)
 
 
-def mend(frame: Frame, job: RenderJob, renderer: Renderer, out: Path, on_progress: ProgressFn | None = None) -> bool:
+def mend(frame: Frame, job: RenderJob, renderer: Renderer, out: Path, on_progress: ProgressFn | None = None,
+         on_notice: Callable[[str], None] | None = None) -> bool:
     """Draw the frame's shown image again when its file is missing or damaged; return True when it was drawn.
 
     The render call that made it is rebuilt from the version (seed, candidate count, LoRA weights) and must
@@ -155,7 +162,7 @@ def mend(frame: Frame, job: RenderJob, renderer: Renderer, out: Path, on_progres
     if version.kind != "render" or job_key(run, renderer) != base_key(version):
         raise DamagedImage(f"{version.path}: a frame's image is {problem} and cannot be drawn again as it was; "
                            "expected a readable PNG (put the file back, or start the storyboard again)")
-    _draw(run, renderer, out, [v.path for v in sorted(group, key=lambda v: v.seed)], on_progress)
+    _draw(run, renderer, out, [v.path for v in sorted(group, key=lambda v: v.seed)], on_progress, on_notice)
     return True
 
 

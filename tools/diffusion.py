@@ -1,5 +1,7 @@
 """The Stable Diffusion renderer: a frame's candidates in one batched call, with its LoRAs switched on.
 
+When GPU memory runs out, tools.memory falls back to smaller calls, then attention slicing.
+
 Usable on its own:
 
     renderer = DiffusionRenderer(ModelSpec("stable-diffusion-v1-5/stable-diffusion-v1-5"))
@@ -15,6 +17,7 @@ import threading
 from prompts.shot_types import negative_prompt
 from tools.hub import GPU_LOCK, HUB, Loaded, ModelHub, ModelSpec, dtype_name, pick_device, use_scheduler
 from tools.loras import activate, ensure_loaded, file_stamp
+from tools.memory import fit, notice
 from tools.render import ProgressFn, RenderJob, RenderResult
 
 
@@ -65,32 +68,48 @@ class DiffusionRenderer:
                 "steps": job.steps, "guidance": job.guidance, "scheduler": job.scheduler}
 
     def render(self, job: RenderJob, on_progress: ProgressFn | None = None) -> RenderResult:
-        """Render every candidate of the job in one call, candidate k from seed job.seeds()[k]."""
+        """Render every candidate of the job, candidate k from seed job.seeds()[k].
+
+        All candidates go in one call; when GPU memory runs out they are drawn a few at a time, then
+        with attention slicing (see tools.memory). The images, and so the render key, stay the same
+        up to batch rounding (one level in a pixel); info["memory_fallback"] says what was done.
+        """
         negative = self.negative_for(job)
         with GPU_LOCK:
             loaded = self.hub.pipeline(self.model)
-            images = sample(loaded, job, self.model.allow_pickle, self._stop, on_progress,
-                            "rendering was cancelled; frames finished before it stay on disk",
-                            prompt=job.prompt, negative_prompt=negative, width=job.width, height=job.height)
+            images, fallback = sample(loaded, job, self.model.allow_pickle, self._stop, on_progress,
+                                      "rendering was cancelled; frames finished before it stay on disk",
+                                      f"drawing a {job.width}x{job.height} frame", prompt=job.prompt,
+                                      negative_prompt=negative, width=job.width, height=job.height)
         info = {**self.facts(job), "family": loaded.family, "device": loaded.device, "dtype": loaded.dtype,
-                "negative_prompt": negative}
+                "negative_prompt": negative, **memory_info(fallback, job.candidates)}
         return RenderResult(images=images, seeds=job.seeds(), renderer=self.name, info=info)
 
 
+def memory_info(fallback: str | None, count: int) -> dict:
+    """Return the info fields that tell how memory was saved: none when nothing had to change."""
+    if fallback is None:
+        return {}
+    return {"memory_fallback": fallback, "memory_notice": notice(fallback, count)}
+
+
 def sample(loaded: Loaded, job: RenderJob, allow_pickle: bool, stop: threading.Event,
-           on_progress: ProgressFn | None, cancelled: str, **inputs) -> list:
-    """Run one batched pipeline call for a job (its LoRAs, scheduler and seeds); call with GPU_LOCK held.
+           on_progress: ProgressFn | None, cancelled: str, doing: str, **inputs) -> tuple[list, str | None]:
+    """Draw every candidate of a job (its LoRAs, scheduler and seeds); call with GPU_LOCK held.
 
     `job` may be any job with adapters, scheduler, steps, guidance, candidates and seeds(); `inputs`
-    are the pipeline's own arguments (prompts, size, image and mask). Setting `stop` ends the call
-    after the current step with Cancelled(`cancelled`).
+    are the pipeline's own arguments (prompts, size, image and mask). Returns the images and how
+    memory was saved (tools.memory.fit; `doing` names the work in its error). Setting `stop` ends
+    the call after the current step with Cancelled(`cancelled`). After a split, progress counts
+    the steps of each smaller call again from 1.
     """
     import torch
 
     ensure_loaded(loaded, job.adapters, allow_pickle)
     activate(loaded, job.adapters)
     use_scheduler(loaded, job.scheduler)
-    generators = [torch.Generator("cpu").manual_seed(seed) for seed in job.seeds()]
+    seeds = job.seeds()
+    calls = 0
 
     def step(pipe, index: int, timestep, tensors: dict) -> dict:
         if on_progress is not None:
@@ -99,13 +118,21 @@ def sample(loaded: Loaded, job: RenderJob, allow_pickle: bool, stop: threading.E
             pipe._interrupt = True
         return tensors
 
-    try:
+    def draw(start: int, end: int) -> list:
+        nonlocal calls
+        if calls and stop.is_set():  # asked to stop while an earlier part ran out of memory
+            raise Cancelled(cancelled)
+        calls += 1
+        # fresh generators every call: candidate k draws from seeds[k] as it would in one batch
+        generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds[start:end]]
         output = loaded.pipe(**inputs, num_inference_steps=job.steps, guidance_scale=job.guidance,
-                             num_images_per_prompt=job.candidates, generator=generators,
+                             num_images_per_prompt=end - start, generator=generators,
                              callback_on_step_end=step, output_type="pil")
+        if stop.is_set():
+            raise Cancelled(cancelled)
+        return list(output.images)
+
+    try:
+        return fit(loaded, len(seeds), draw, doing)
     finally:
-        stopped = stop.is_set()
         stop.clear()
-    if stopped:
-        raise Cancelled(cancelled)
-    return list(output.images)

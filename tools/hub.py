@@ -51,6 +51,10 @@ class Loaded:
     """The checkpoint's own scheduler config, the starting point for every named scheduler."""
     scheduler: str = ""
     """Name of the scheduler now set, "" while the checkpoint's own is in place."""
+    memory: str = "normal"
+    """The memory mode it was loaded with ("normal", "offload", "slicing")."""
+    slicing: bool = False
+    """Whether attention slicing is on: asked for by memory = "slicing", or switched on when memory ran out."""
 
 
 def pick_device() -> str:
@@ -224,7 +228,7 @@ def load_pipeline(read: Callable[[object], tuple[object, str]], memory: str, key
     if memory == "slicing":
         pipe.enable_attention_slicing()
     return Loaded(pipe=pipe, family=family, device=device, dtype=dtype_name(device),
-                  default_scheduler=dict(pipe.scheduler.config))
+                  default_scheduler=dict(pipe.scheduler.config), memory=memory, slicing=memory == "slicing")
 
 
 def _freeze(pipe: object) -> None:

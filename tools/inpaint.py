@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from tools.diffusion import sample
+from tools.diffusion import memory_info, sample
 from tools.hub import (GPU_LOCK, HUB, Loaded, ModelHub, ModelSpec, check_source, checkpoint_family, load_pipeline,
                        offline)
 from tools.library import LibraryError
@@ -77,17 +77,24 @@ class Inpainter:
         return self.hub.resident(("inpaint-from", self.model), lambda: _share(base))
 
     def inpaint(self, job: InpaintJob, on_progress: ProgressFn | None = None) -> RenderResult:
-        """Redraw the masked part of the frame for every candidate in one call; unmasked pixels stay as given."""
+        """Redraw the masked part of the frame for every candidate in one call; unmasked pixels stay as given.
+
+        When GPU memory runs out the candidates are drawn a few at a time, then with attention
+        slicing (see tools.memory); info["memory_fallback"] says so. Unlike a render, a split changes
+        candidates after the first of each call: the pipeline encodes the frame with the first
+        generator of a call, so candidate k's noise then starts further along its seed.
+        """
         image, mask = _check_frame(job)
         with GPU_LOCK:
-            results = sample(self.pipeline(), job, self.model.allow_pickle, self._stop, on_progress,
-                             "inpainting was cancelled; the frame keeps its current image until --resume finishes the repair",
-                             prompt=job.prompt, negative_prompt=job.negative_prompt, image=image, mask_image=mask,
-                             height=image.height, width=image.width, strength=1.0)
+            results, fallback = sample(self.pipeline(), job, self.model.allow_pickle, self._stop, on_progress,
+                                       "inpainting was cancelled; the frame keeps its current image until --resume "
+                                       "finishes the repair", f"inpainting a {image.width}x{image.height} frame",
+                                       prompt=job.prompt, negative_prompt=job.negative_prompt, image=image,
+                                       mask_image=mask, height=image.height, width=image.width, strength=1.0)
         images = [keep_unmasked(image, result, mask) for result in results]
         info = {"model": self.model.base, "inpaint": self.checkpoint or "from base",
                 "adapters": {a.name: a.weight for a in job.adapters}, "steps": job.steps,
-                "guidance": job.guidance, "scheduler": job.scheduler}
+                "guidance": job.guidance, "scheduler": job.scheduler, **memory_info(fallback, job.candidates)}
         return RenderResult(images=images, seeds=job.seeds(), renderer=self.name, info=info)
 
 
@@ -152,4 +159,4 @@ def _share(base: Loaded) -> Loaded:
     pipe = cls.from_pipe(base.pipe, dtype=getattr(torch, base.dtype))
     pipe.set_progress_bar_config(disable=True)
     return Loaded(pipe=pipe, family=base.family, device=base.device, dtype=base.dtype, adapters=base.adapters,
-                  default_scheduler=dict(base.default_scheduler))
+                  default_scheduler=dict(base.default_scheduler), memory=base.memory, slicing=base.slicing)
