@@ -2,7 +2,8 @@
 
 A turns file names a scene and the messages to send once the storyboard is drawn; the command hands them to
 `shotsmith run` as if each had been passed with --then, so the transcript, the files written and the exit codes
-are the same as for that command.
+are the same as for that command. With --resume it goes on with the session last started in the output folder,
+so a script killed part-way finishes without drawing again what was already on disk.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import typer
 
 from agent.config import PLANNERS, RENDERERS
 
-KEYS = ("scene", "out", "turns", "renderer", "planner", "width", "height", "candidates", "seed")
+KEYS = ("scene", "out", "turns", "renderer", "planner", "width", "height", "steps", "candidates", "seed")
 """Every key a turns file may hold; `scene` and `turns` are required."""
 
-DEFAULTS = {"renderer": "sketch", "planner": "auto", "width": 512, "height": 512, "candidates": 1, "seed": None}
+DEFAULTS = {"renderer": "sketch", "planner": "auto", "width": 512, "height": 512, "steps": 25, "candidates": 1,
+            "seed": None}
 """Values used for the optional keys a turns file leaves out; the sketch renderer keeps scripts offline."""
 
 
@@ -29,6 +31,9 @@ def script(
     turns: Annotated[Path, typer.Argument(help="Turns file (YAML): a scene and the messages to send, in order.")],
     out: Annotated[Optional[Path], typer.Option(help="Output folder; overrides the file's `out` "
                                                      "(default out/<turns file name>).")] = None,
+    resume: Annotated[bool, typer.Option(help="Pick up the session a crash or kill interrupted in the output "
+                                              "folder: finish its cut-off step, then send only the turns it "
+                                              "has not applied yet.")] = False,
 ) -> None:
     """Render a scene, then send each turn of a turns file as a chat message; stop at the first that fails."""
     from agent import cli  # imported here: agent.cli registers this command at its end, so it must load first
@@ -38,8 +43,8 @@ def script(
     except TurnsError as error:
         cli.fail(str(error))
     cli.run(scene=plan["scene"], out=out or plan["out"], then=plan["turns"], renderer=plan["renderer"],
-            planner=plan["planner"], width=plan["width"], height=plan["height"], candidates=plan["candidates"],
-            seed=plan["seed"])
+            planner=plan["planner"], width=plan["width"], height=plan["height"], steps=plan["steps"],
+            candidates=plan["candidates"], seed=plan["seed"], resume=resume)
 
 
 def read_turns(path: Path) -> dict:
@@ -55,12 +60,12 @@ def read_turns(path: Path) -> dict:
         raise TurnsError(f"{path}: expected a `scene` key naming the scene file (relative to the turns file)")
     plan = {**DEFAULTS, **data}
     plan["scene"] = path.parent / _text(path, "scene", plan["scene"])
-    plan["out"] = Path(_text(path, "out", plan["out"])) if "out" in data else Path("out") / _name(path)
+    plan["out"] = _out(path, data["out"]) if "out" in data else Path("out") / _name(path)
     plan["turns"] = _turns(path, data.get("turns"))
     for key, allowed in (("renderer", RENDERERS), ("planner", PLANNERS)):
         if plan[key] not in allowed:
             raise TurnsError(f"{path}: `{key}` expected one of {', '.join(allowed)}, got {plan[key]!r}")
-    for key in ("width", "height", "candidates", "seed"):
+    for key in ("width", "height", "steps", "candidates", "seed"):
         value = plan[key]
         if not (value is None and key == "seed") and (isinstance(value, bool) or not isinstance(value, int)):
             raise TurnsError(f"{path}: `{key}` expected a whole number, got {value!r}")
@@ -94,6 +99,19 @@ def _text(path: Path, key: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise TurnsError(f"{path}: `{key}` expected a path as text, got {value!r}")
     return value
+
+
+def _out(path: Path, value: object) -> Path:
+    """Check a turns file's output folder: a relative path that stays below the working folder.
+
+    A turns file may come from someone else, so it cannot send the files somewhere else on the disk; the
+    person running it still can, with --out.
+    """
+    out = Path(_text(path, "out", value))
+    if out.is_absolute() or ".." in out.parts:
+        raise TurnsError(f"{path}: `out` expected a folder below the working folder, such as out/chase, got "
+                         f"{value!r} (pass --out to write somewhere else)")
+    return out
 
 
 def _turns(path: Path, value: object) -> list[str]:

@@ -82,6 +82,7 @@ class SlackBot:
         """Open sessions and who started them, kept across restarts; the per-person limit counts these."""
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
+        self._reopening = threading.Lock()
 
     # --- routing ----------------------------------------------------------------------------------------
 
@@ -310,6 +311,14 @@ class SlackBot:
             entry = self.threads.get(key)
         if entry is not None:
             return entry
+        with self._reopening:  # one reopen at a time: reopening sweeps temporaries another session may be writing
+            with self._lock:
+                entry = self.threads.get(key)
+            if entry is not None:
+                return entry  # another message reopened it while this one waited
+            return self._reopen(key, say)
+
+    def _reopen(self, key: str, say: Poster) -> _Thread | None:
         folder = self.out_root / key
         try:
             session = Session.reopen(folder, None)
@@ -320,12 +329,10 @@ class SlackBot:
             say(f"I could not pick this storyboard up again: {error}")
             return None
         kept = record(folder)
+        entry = _Thread(session, kept.get("owner", ""))
         with self._lock:
-            entry = self.threads.get(key) or _Thread(session, kept.get("owner", ""))
             self.threads[key] = entry
-        if entry.session is not session:
-            session.close()  # another message reopened it first
-        elif state is None or state.done:
+        if state is None or state.done:
             entry.finished = True
             if kept.get("open"):
                 self._close(key, entry)  # exported just before a restart: the record did not say so yet

@@ -20,6 +20,7 @@ from graphs.edits import named
 from graphs.rendering import answering, job_of, open_rgb
 from graphs.state import Frame, MaskChoice, Storyboard, Version
 from tools import atomic
+from tools.image_check import image_problem
 from prompts.shot_types import negative_prompt
 from tools.adapters import adapters_for
 from tools.inpaint import InpaintJob
@@ -166,20 +167,29 @@ def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
     request = InpaintJob(image=source, mask=mask, prompt=prompt, negative_prompt=negative, seed=seed,
                          candidates=settings.candidates, steps=settings.steps, guidance=settings.guidance,
                          scheduler=settings.scheduler, adapters=adapters)
-    result = ctx.inpainter.inpaint(request, on_progress)
     stem = _digest(image.path, np.asarray(mask).tobytes(), prompt, seed, settings.candidates, settings.steps,
                    settings.guidance, settings.scheduler, adapters)
     mask_path = f"frames/masks/{frame.id}-{stem}.png"
-    atomic.write_png(out / mask_path, mask)
+    paths = [f"frames/versions/{frame.id}-inpaint-{stem}-{k}.png" for k in range(settings.candidates)]
+    if all(not image_problem(out / path) for path in paths):  # a run cut off after drawing: keep what it drew
+        renderer, info, squeezed = ctx.inpainter.name, {}, ""
+        model = ctx.inpainter.checkpoint or ctx.inpainter.model.base
+    else:
+        result = ctx.inpainter.inpaint(request, on_progress)
+        for path, picture in zip(paths, result.images):
+            atomic.write_png(out / path, picture)
+        renderer, info = result.renderer, result.info
+        model = ctx.inpainter.checkpoint or info.get("model", "")
+        squeezed = f"; {info['memory_notice']}" if info.get("memory_notice") else ""
+    if not (out / mask_path).is_file():
+        atomic.write_png(out / mask_path, mask)
     versions = []
-    for k, picture in enumerate(result.images):
-        path = f"frames/versions/{frame.id}-inpaint-{stem}-{k}.png"
-        atomic.write_png(out / path, picture)
+    for k, path in enumerate(paths):
         versions.append(Version(path=path, key=f"{stem}i" if k == 0 else f"{stem}i-{k}", job=job, seed=seed + k,
-                                renderer=result.renderer, kind="inpaint", mask=mask_path, prompt=prompt,
+                                renderer=renderer, kind="inpaint", mask=mask_path, prompt=prompt,
                                 source=image.path, adapters={a.name: a.weight for a in adapters},
                                 steps=settings.steps, guidance=settings.guidance, scheduler=settings.scheduler,
-                                model=str(ctx.inpainter.checkpoint or result.info.get("model", ""))))
+                                model=str(model)))
     frame = frame.model_copy(update={"versions": frame.versions + versions, "masks": None})
     chosen = len(answering(frame, job)) - len(versions)
     frame = frame.model_copy(update={"selected": len(frame.versions) - len(versions),
@@ -188,5 +198,4 @@ def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
     frames[i] = frame
     more = f"; candidates {chosen} to {chosen + len(versions) - 1} (\"frame {i}: pick N\" to switch)" \
         if len(versions) > 1 else ""
-    squeezed = f"; {result.info['memory_notice']}" if result.info.get("memory_notice") else ""
     return {"frames": frames, "notice": f"frame {i}: inpainted {region} with {prompt!r}{more}{squeezed}"}

@@ -270,3 +270,13 @@ def test_exporting_with_a_damaged_frame_is_one_line_and_keeps_the_rest(cli, tmp_
     damage(out / "frames" / "shot_1.png")
     one_line(cli("export", out, "--format", "pdf,mp4"), "shot_1.png", "frame 1", "damaged")
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == kept
+
+
+@pytest.mark.parametrize("out", ["../../elsewhere", "/tmp/elsewhere", "out/../../x"])
+def test_a_turns_file_cannot_send_its_output_out_of_the_working_folder(cli, tmp_path, out, monkeypatch):
+    scene_with(tmp_path / "s")
+    turns = tmp_path / "s" / "play.turns.yaml"
+    turns.write_text(f'scene: scene.toml\nout: "{out}"\nturns:\n  - "frame 0: close-up"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "s")
+    one_line(cli("script", turns), "`out`", "below the working folder", "--out")
+    assert not (tmp_path / "elsewhere").exists() and not Path("/tmp/elsewhere").exists()
