@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from graphs.commands import Clarify, Command
+from graphs.commands import Clarify, Command, Refusal
 from graphs.corrections import interpret_rules
 from graphs.state import Storyboard
 from prompts.shot_types import SHOT_TYPES
@@ -58,15 +58,24 @@ def messages_for(text: str, state: Storyboard) -> list[dict]:
     return [{"role": "system", "content": guide}, {"role": "user", "content": text}]
 
 
+MAX_MESSAGE = 4000
+"""The longest correction read, in characters; a longer message is refused whole."""
+
+
 def interpret(text: str, state: Storyboard, llm: LLM | None = None) -> list[Command]:
     """Return the commands a message asks for, [Clarify(question)], or [Refusal(reason)]; never raises."""
+    if len(text) > MAX_MESSAGE:  # neither read by rules nor sent to the model: a correction is a sentence or two
+        return [Refusal(question=f"the message is {len(text):,} characters long; expected a correction of at most "
+                                 f"{MAX_MESSAGE:,} characters, such as \"frame 2: close-up\"")]
     commands = interpret_rules(text)
     if llm is None or not isinstance(commands[0], Clarify):
         return commands
     try:
         answer = llm.ask(messages_for(text, state), Interpretation)
-    except LLMError:
-        return commands  # the rules parser's question still says what would be understood
+    except LLMError as error:  # the rules parser's answer still says what would be understood
+        if isinstance(commands[0], Refusal):  # and a refusal says why the model could not help, so it is never silent
+            return [Refusal(question=f"{commands[0].question} (the chat model could not help: {error})")]
+        return commands
     questions = [c.question.strip() for c in answer.commands if isinstance(c, Clarify) and c.question.strip()]
     if answer.question.strip() or questions:
         return [Clarify(question=answer.question.strip() or questions[0])]

@@ -18,7 +18,7 @@ from graphs.inpainting import check_request, inpaint_frame, propose_masks
 from graphs.interpreter import interpret
 from graphs.llm_planner import plan_or_rules
 from graphs.planner import RulesPlanner
-from graphs.rendering import bring_up_to_date, caption, job_for
+from graphs.rendering import bring_up_to_date, caption, job_for, needs_drawing
 from graphs.repair import repair_prompt
 from graphs.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
 from graphs.state import Critique, Frame, Storyboard
@@ -69,9 +69,14 @@ def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
     for i, frame in enumerate(frames):
         def progress(step: int, steps: int, i: int = i) -> None:
             write({"type": "progress", "frame": i, "frames": len(frames), "step": step, "steps": steps})
-        with ctx.gpu_lock.turn(lambda ahead: write({"type": "queue", "ahead": ahead})):
-            frames[i], status = bring_up_to_date(frame, job_for(i, frame, state.settings, cast, ctx.library), ctx.renderer, out,
-                                                 progress)
+        def notice(text: str, i: int = i) -> None:
+            write({"type": "notice", "message": f"frame {i}: {text}"})
+        job = job_for(i, frame, state.settings, cast, ctx.library)
+        if needs_drawing(frame, job, ctx.renderer, out):
+            with ctx.gpu_lock.turn(lambda ahead: write({"type": "queue", "ahead": ahead})):
+                frames[i], status = bring_up_to_date(frame, job, ctx.renderer, out, progress, notice)
+        else:  # nothing to draw, so no place in the GPU queue is taken
+            frames[i], status = bring_up_to_date(frame, job, ctx.renderer, out, progress, notice)
         write({"type": "frame", "frame": i, "frames": len(frames), "status": status,
                "path": frames[i].image().path})
     return {"frames": frames, "renderer": ctx.renderer.name}
@@ -134,7 +139,7 @@ def _short(text: str, limit: int = 60) -> str:
 def review(state: Storyboard) -> dict:
     """Wait for the person's next message; nothing else happens here, so resuming redoes no work."""
     message = interrupt({"notice": state.notice, "frames": len(state.frames)})
-    return {"pending": str(message)}
+    return {"pending": str(message).encode("utf-8", "replace").decode("utf-8")}  # lone surrogates cannot be written
 
 
 def correct(state: Storyboard, runtime: Runtime[Context]) -> dict:

@@ -100,6 +100,16 @@ def wanted_retry(frame: Frame, key: str) -> Retry | None:
     return frame.retry if frame.retry is not None and frame.retry.job == key else None
 
 
+def needs_drawing(frame: Frame, job: RenderJob, renderer: Renderer, out: Path) -> bool:
+    """Tell whether bring_up_to_date would draw anything, so a frame with nothing to draw skips the GPU queue."""
+    key = job_key(job, renderer)
+    retry = wanted_retry(frame, key)
+    attempt = retry.attempt if retry else 0
+    if not any(frame.versions[i].attempt == attempt for i in answering(frame, key)):
+        return True
+    return bool(image_problem(out / frame.versions[choose(frame, key)].path))
+
+
 def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path,
                      on_progress: ProgressFn | None = None,
                      on_notice: Callable[[str], None] | None = None) -> tuple[Frame, str]:

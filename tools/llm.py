@@ -3,8 +3,8 @@
 Works with the OpenAI API and with compatible servers (Ollama, vLLM, llama.cpp) through
 OPENAI_BASE_URL. Structured output is requested with `chat.completions.parse`; a server that ignores
 the schema still works when its reply carries the JSON somewhere in the text. A reply that cannot
-be read is answered with the problem and asked again. Timeouts, 429 and 5xx answers are retried by
-the client with growing waits.
+be read is answered with the problem and asked again; one larger than MAX_REPLY_BYTES is refused at
+once, unread. Timeouts, 429 and 5xx answers are retried by the client with growing waits.
 
     llm = LLM(LLMConfig.from_env())
     plan = llm.ask([{"role": "user", "content": "..."}], PlannedScene)
@@ -23,6 +23,8 @@ from pydantic import BaseModel, ValidationError
 T = TypeVar("T", bound=BaseModel)
 DEFAULT_MODEL = "gpt-4o-mini"
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+MAX_REPLY_BYTES = 256 * 1024
+"""The largest reply read; a plan is a few kB, so a far larger one comes from a runaway or hostile model."""
 
 
 class LLMError(RuntimeError):
@@ -110,52 +112,92 @@ class LLM:
         """Return the model's answer as `schema`, asking again (with the problem) while it is unreadable.
 
         `messages` gains the model's replies and the follow-up questions, so a caller can keep the
-        conversation going. Raises LLMError when the model cannot be reached or never answers in shape.
+        conversation going. Raises LLMError when the model cannot be reached, sends a reply larger than
+        MAX_REPLY_BYTES, or never answers in shape.
         """
         import openai
 
         problem = ""
         for _ in range(self.config.replies):
-            content = ""
             try:
                 raw = self.client.chat.completions.with_raw_response.parse(
-                    model=self.config.model, messages=messages, response_format=schema)
-                content = _content(raw)
-                parsed = raw.parse().choices[0].message.parsed
-            except ValidationError as error:
-                parsed, problem = None, _first_problem(error)
-            except ValueError as error:  # JSON that does not decode, or an answer that is not a completion
-                parsed, problem = None, str(error)
+                    model=self.config.model, response_format=schema,
+                    messages=[{key: _utf8(value) for key, value in m.items()} for m in messages])
             except openai.APIError as error:
-                raise LLMError(f"the model at {self.config.where} did not answer ({_api_problem(error)})") from None
+                raise self._error(f"did not answer ({_api_problem(error)})") from None
+            except openai.OpenAIError as error:
+                raise self._error(f"gave no usable reply ({type(error).__name__})") from None
+            size = len(raw.http_response.content)
+            if size > MAX_REPLY_BYTES:  # refused before any parsing, and never sent back to the model
+                raise self._error(f"gave no usable reply (the reply is {_size(size)}; expected at most "
+                                  f"{_size(MAX_REPLY_BYTES)} of JSON)")
+            content, parsed = None, None
+            try:
+                text = _content(raw)
+                content = _utf8(text)
+                parsed = raw.parse().choices[0].message.parsed
+                if content != text:
+                    parsed = None  # read again below from the cleaned text
+            except ValidationError as error:
+                problem = _first_problem(error)
+            except ValueError as error:  # JSON that does not decode, or an answer that is not a completion
+                problem = str(error)
             except openai.OpenAIError as error:  # a reply cut off at the length limit, or filtered
-                raise LLMError(f"the model at {self.config.where} gave no usable reply ({type(error).__name__})") from None
-            if parsed is None:
+                raise self._error(f"gave no usable reply ({type(error).__name__})") from None
+            except (TypeError, AttributeError, KeyError, IndexError, RecursionError):  # odd shapes the client trips on
+                problem = "the server's answer is not a chat completion"
+            if parsed is None and content is not None:
                 try:
                     parsed = extract(content, schema)
                 except ValueError as error:
                     problem = str(error)
-            messages.append({"role": "assistant", "content": content})
+            messages.append({"role": "assistant", "content": content or ""})
             if parsed is not None:
                 return parsed
-            messages.append({"role": "user", "content": f"That reply could not be read: {problem}. Answer again with "
-                                                        "only the JSON object the schema describes."})
-        raise LLMError(f"the model at {self.config.where} never answered in the expected JSON shape after "
-                       f"{self.config.replies} replies (last problem: {problem})")
+            messages.append({"role": "user", "content": f"That reply could not be read: {_line(problem)}. Answer "
+                                                        "again with only the JSON object the schema describes."})
+        raise self._error(f"never answered in the expected JSON shape after {self.config.replies} replies "
+                          f"(last problem: {_line(problem)})")
+
+    def _error(self, what: str) -> LLMError:
+        return LLMError(f"the model at {self.config.where} {what}")
 
 
 def _content(raw: object) -> str:
     """Return the text of the first choice of a raw chat-completions response."""
     try:
         message = raw.http_response.json()["choices"][0]["message"]
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
         raise ValueError("the server's answer is not a chat completion") from None
+    if not isinstance(message, dict):
+        raise ValueError("the server's answer is not a chat completion")
     if message.get("refusal"):
-        raise ValueError(f"the model refused: {message['refusal']}")
-    return message.get("content") or ""
+        raise ValueError(f"the model refused: {_line(str(message['refusal']))}")
+    content = message.get("content") or ""
+    if not isinstance(content, str):
+        raise ValueError(f"the reply's content is {type(content).__name__}, not text")
+    return content
+
+
+def _utf8(value: object) -> object:
+    """Return a string with what UTF-8 cannot carry (lone surrogates) as "?"; other values as they are."""
+    return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) else value
+
+
+def _size(count: int) -> str:
+    """Return a byte count as people read it: 900 bytes, 256 kB, 10.0 MB."""
+    if count >= 1024 ** 2:
+        return f"{count / 1024 ** 2:.1f} MB"
+    return f"{count / 1024:.0f} kB" if count >= 1024 else f"{count} bytes"
+
+
+def _line(text: str, limit: int = 200) -> str:
+    """Return text as one short line, for messages that must stay on one line."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _api_problem(error: Exception) -> str:
     status = getattr(error, "status_code", None)
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = _line(str(error)) or type(error).__name__
     return f"HTTP {status}: {text}" if status else text

@@ -280,3 +280,14 @@ def test_a_turns_file_cannot_send_its_output_out_of_the_working_folder(cli, tmp_
     monkeypatch.chdir(tmp_path / "s")
     one_line(cli("script", turns), "`out`", "below the working folder", "--out")
     assert not (tmp_path / "elsewhere").exists() and not Path("/tmp/elsewhere").exists()
+
+
+def test_a_100k_character_correction_is_refused_and_changes_nothing(cli, tmp_path):
+    scene, out = scene_with(tmp_path / "s", 2), tmp_path / "out"
+    assert run(cli, scene, out).exit_code == 0
+    before = (out / "storyboard.json").read_bytes()
+    result = run(cli, scene, out, "--resume", "--then", "frame 1: add " + "rain " * 20_000)
+    assert result.exit_code == 1
+    assert "100,013 characters long; expected a correction of at most 4,000" in " ".join(result.output.split())
+    assert (out / "storyboard.json").read_bytes() == before
+    assert run(cli, scene, out, "--resume", "--then", "frame 1: close-up").exit_code == 0
