@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,10 +73,9 @@ def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
         def notice(text: str, i: int = i) -> None:
             write({"type": "notice", "message": f"frame {i}: {text}"})
         job = job_for(i, frame, state.settings, cast, ctx.library)
-        if needs_drawing(frame, job, ctx.renderer, out):
-            with ctx.gpu_lock.turn(lambda ahead: write({"type": "queue", "ahead": ahead})):
-                frames[i], status = bring_up_to_date(frame, job, ctx.renderer, out, progress, notice)
-        else:  # nothing to draw, so no place in the GPU queue is taken
+        turn = (ctx.gpu_lock.turn(lambda ahead: write({"type": "queue", "ahead": ahead}))
+                if needs_drawing(frame, job, ctx.renderer, out) else nullcontext())  # nothing to draw: no queue place
+        with turn:
             frames[i], status = bring_up_to_date(frame, job, ctx.renderer, out, progress, notice)
         write({"type": "frame", "frame": i, "frames": len(frames), "status": status,
                "path": frames[i].image().path})
