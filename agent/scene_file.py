@@ -104,8 +104,7 @@ def _character(data: object, index: int, folder: Path, roots: Roots) -> Characte
     aliases = [_text({"alias": a}, "alias", where) for a in aliases]
     lora = _text(data, "lora", where, limit=4096)
     if lora and not roots.holds(folder / lora):
-        raise SceneError(f"{where}lora: {lora!r} leads outside the folders LoRA files may be read from; "
-                         f"expected a file inside {roots.place}")
+        raise SceneError(roots.refusal(f"{where}lora", lora))
     return Character(name=name, class_word=class_word, description=_text(data, "description", where,
                                                                          limit=MAX_DESCRIPTION),
                      lora=str((folder / lora).resolve()) if lora else None, aliases=[a for a in aliases if a])

@@ -152,10 +152,9 @@ def read_cast(path: Path) -> dict[str, dict[str, str]]:
                                  f"got {token!r}")
             if token and token in (known["token"] for known in cast.values()):
                 raise SceneError(f"characters.{name}.token: {token!r} is already another character's token")
-            if fields["lora"] and not Roots.around(path.parent, "").holds(path.parent / fields["lora"]):
-                raise SceneError(f"characters.{name}.lora: {fields['lora']!r} leads outside the folders LoRA files "
-                                 f"may be read from; expected a file inside the cast file's folder (or a folder "
-                                 f"listed in {ENV})")
+            roots = Roots.around(path.parent, "the cast file's folder")
+            if fields["lora"] and not roots.holds(path.parent / fields["lora"]):
+                raise SceneError(roots.refusal(f"characters.{name}.lora", fields["lora"]))
             fields["lora"] = str((path.parent / fields["lora"]).resolve()) if fields["lora"] else ""
             cast[_key(name)] = fields
         return cast

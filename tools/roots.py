@@ -29,6 +29,11 @@ class Roots:
         own = (folder.resolve(),) if folder is not None else ()
         return cls(own + env_roots(), f"{place} (or a folder listed in {ENV})")
 
+    def refusal(self, key: str, given: str) -> str:
+        """Return the one-line error for a path `given` under setting `key` that leads outside these folders."""
+        return (f"{key}: {given!r} leads outside the folders LoRA files may be read from; expected a file inside "
+                f"{self.place}")
+
     def holds(self, path: Path) -> bool:
         """Tell whether `path`, with links and `..` resolved, lies inside one of the folders."""
         return inside(path, self.folders)
