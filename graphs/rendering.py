@@ -148,8 +148,7 @@ def _draw(run: RenderJob, renderer: Renderer, out: Path, paths: list[str], on_pr
     if len(result.images) != run.candidates:
         raise RuntimeError(f"renderer {renderer.name} returned {len(result.images)} images for "
                            f"{run.candidates} candidates")
-    for path, image in zip(paths, result.images):
-        atomic.write_png(out / path, image)
+    atomic.write_pngs([(out / path, image) for path, image in zip(paths, result.images)])
 
 
 def mend(frame: Frame, job: RenderJob, renderer: Renderer, out: Path, on_progress: ProgressFn | None = None,

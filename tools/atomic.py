@@ -6,6 +6,7 @@ import io
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image
@@ -27,16 +28,40 @@ def write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+PNG_LEVEL = 1
+"""zlib level for PNG files. On a 512x512 frame, level 1 encodes about 4x faster than Pillow's default
+of 6 (25 ms against 100 ms on one core), for a file about a third larger: on a GPU, encoding at level 6
+took longer than drawing the image (python -m bench overhead)."""
+
+
 def png_bytes(image: Image.Image) -> bytes:
     """Encode an image as PNG bytes (deterministic for equal pixels)."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=PNG_LEVEL)
     return buffer.getvalue()
 
 
 def write_png(path: Path, image: Image.Image) -> None:
     """Save an image as PNG atomically."""
     write_bytes(path, png_bytes(image))
+
+
+def write_pngs(files: list[tuple[Path, Image.Image]]) -> None:
+    """Save several images as PNG atomically, encoding them side by side; return once every file is written.
+
+    Pillow lets go of the interpreter lock while it compresses, so a frame's candidates are encoded on
+    as many cores as there are. The first error is raised after the other files are finished.
+    """
+    def save(path: Path, image: Image.Image) -> None:
+        write_bytes(path, png_bytes(image))
+
+    if len(files) < 2:
+        for path, image in files:
+            save(path, image)
+        return
+    with ThreadPoolExecutor(max_workers=min(len(files), os.cpu_count() or 1)) as pool:
+        for done in [pool.submit(save, path, image) for path, image in files]:
+            done.result()
 
 
 def write_json(path: Path, document: object) -> None:

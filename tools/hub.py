@@ -47,6 +47,10 @@ class Loaded:
     dtype: str
     adapters: dict[str, tuple] = field(default_factory=dict)
     """Adapter name -> (LoRA file, size, modification time) of what is loaded into the pipeline."""
+    switched: dict[str, object] = field(default_factory=dict)
+    """What tools.loras.activate last set on the pipeline's modules ("set": the names and weights switched
+    on, or None for all off); emptied whenever LoRAs are loaded or removed. Shared, like `adapters`, by
+    every pipeline built on the same modules."""
     default_scheduler: dict = field(default_factory=dict)
     """The checkpoint's own scheduler config, the starting point for every named scheduler."""
     scheduler: str = ""

@@ -159,4 +159,5 @@ def _share(base: Loaded) -> Loaded:
     pipe = cls.from_pipe(base.pipe, dtype=getattr(torch, base.dtype))
     pipe.set_progress_bar_config(disable=True)
     return Loaded(pipe=pipe, family=base.family, device=base.device, dtype=base.dtype, adapters=base.adapters,
-                  default_scheduler=dict(base.default_scheduler), memory=base.memory, slicing=base.slicing)
+                  switched=base.switched, default_scheduler=dict(base.default_scheduler), memory=base.memory,
+                  slicing=base.slicing)

@@ -89,6 +89,7 @@ def ensure_loaded(loaded: Loaded, adapters: tuple[Adapter, ...], allow_pickle: b
         stamp = (adapter.path, *file_stamp(adapter.path))
         if loaded.adapters.get(adapter.name) == stamp:
             continue
+        loaded.switched.clear()  # loading or removing a LoRA changes which adapters are switched on
         if adapter.name in loaded.adapters:  # another file under this name, or the file was replaced
             _forget(pipe, adapter.name)
             del loaded.adapters[adapter.name]
@@ -113,15 +114,25 @@ def file_stamp(path: str) -> tuple[int, int]:
 
 
 def activate(loaded: Loaded, adapters: tuple[Adapter, ...]) -> None:
-    """Switch on exactly these adapters at their weights; with none, every LoRA is switched off."""
+    """Switch on exactly these adapters at their weights; with none, every LoRA is switched off.
+
+    Each peft call walks every LoRA layer of the UNet (about 20 ms at SD 1.5 size with 7 LoRAs
+    loaded, python -m bench adapters), so nothing is called when the frame wants what is already
+    set, and LoRAs are enabled again only after they were switched off.
+    """
     pipe = loaded.pipe
     if not loaded.adapters:
         return
-    if not adapters:
-        pipe.disable_lora()
+    wanted = tuple((a.name, a.weight) for a in adapters) or None
+    if "set" in loaded.switched and loaded.switched["set"] == wanted:
         return
-    pipe.enable_lora()
-    pipe.set_adapters([a.name for a in adapters], adapter_weights=[a.weight for a in adapters])
+    if wanted is None:
+        pipe.disable_lora()
+    else:
+        if loaded.switched.get("set") is None:  # switched off before, or unknown since a load
+            pipe.enable_lora()
+        pipe.set_adapters([a.name for a in adapters], adapter_weights=[a.weight for a in adapters])
+    loaded.switched["set"] = wanted
 
 
 def _forget(pipe: object, name: str) -> None:
