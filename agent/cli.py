@@ -290,3 +290,5 @@ from agent.bots import slack  # noqa: E402  (registered last: it reuses this mod
 app.command()(slack)
 from agent.export_cmd import export  # noqa: E402  (registered last: it reuses this module's helpers)
 app.command()(export)
+from agent.train_cmd import train_app  # noqa: E402  (registered last: it reuses this module's helpers)
+app.add_typer(train_app, name="train")
