@@ -81,6 +81,7 @@ def _set_keys(lines: list[str], name: tuple[str, ...], values: dict[str, str], n
         group = [(start, end) for table, start, end in tables if table[0] == name[0]]
         if group:
             at = _last_key(lines, *group[-1]) + 1
+            lines = _ended(lines, at, newline)
             return lines[:at] + [newline] + block + lines[at:]
         ending = [] if not lines or lines[-1].endswith(("\n", "\r")) else [newline]
         spacer = [newline] if lines and lines[-1].strip() else []
@@ -96,7 +97,16 @@ def _set_keys(lines: list[str], name: tuple[str, ...], values: dict[str, str], n
             lines[index] = f"{indent}{key} = {_string(values.pop(key))}{comment}{newline}"
     at = _last_key(lines, start, end) + 1
     added = [f"{key} = {_string(value)}{newline}" for key, value in values.items()]
+    lines = _ended(lines, at, newline) if added else lines
     return lines[:at] + added + lines[at:]
+
+
+def _ended(lines: list[str], at: int, newline: str) -> list[str]:
+    """Return the lines with the one before `at` ending in a newline, so a line can be put after it."""
+    if at and not lines[at - 1].endswith(("\n", "\r")):
+        lines = list(lines)
+        lines[at - 1] += newline
+    return lines
 
 
 def _edit(path: Path, name: tuple[str, ...], values: dict[str, str]) -> None:

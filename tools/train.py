@@ -48,7 +48,7 @@ def check_settings(settings: TrainSettings, examples: list[Example]) -> None:
          f"--resolution: expected a multiple of 8, got {settings.resolution}"),
         (settings.checkpoint_every < 1, f"--checkpoint-every: expected at least 1, got {settings.checkpoint_every}"),
         (settings.precision not in PRECISIONS,
-         f"--precision: expected one of {', '.join(PRECISIONS)}, got {settings.precision!r}"),
+         f"precision: expected one of {', '.join(PRECISIONS)}, got {settings.precision!r}"),
         (not examples, "no training images; expected at least one picture to learn"),
         (settings.class_images is not None and not settings.class_prompt,
          "--class-images needs a class prompt; expected a class word for prior preservation"),
@@ -66,11 +66,11 @@ def weight_dtype(precision: str, device: str):
 
     if device != "cuda":
         if precision in ("fp16", "bf16"):
-            raise TrainError(f"--precision {precision} needs a CUDA GPU and the device is {device}; "
+            raise TrainError(f"precision: {precision} needs a CUDA GPU and the device is {device}; "
                              "expected auto or fp32")
         return torch.float32
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "auto":  # bfloat16 only where the GPU computes it natively (Ampere and later)
+        precision = "bf16" if torch.cuda.get_device_capability()[0] >= 8 else "fp16"
     return {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[precision]
 
 
@@ -104,6 +104,7 @@ def load_base(settings: TrainSettings) -> tuple[object, str, object]:
         raise TrainError(f"model.base: {settings.base} holds a {type(pipe).__name__}; expected a Stable "
                          "Diffusion 1.5 pipeline (LoRA training supports SD 1.5 only)")
     pipe.set_progress_bar_config(disable=True)
+    pipe.safety_checker = None  # a false alarm would blacken a class image, and the cache would keep it
     for part in (pipe.unet, pipe.vae, pipe.text_encoder):
         part.requires_grad_(False)
     return pipe.to(device), device, dtype
@@ -189,11 +190,11 @@ def train(settings: TrainSettings, examples: list[Example], on_step: Callable[[i
             batch = [(fit_image(example.image, settings.resolution), example.prompt)]
             if extra:
                 batch.append((extra[(step - 1) % len(extra)], settings.class_prompt))
-            loss = _step(trainee, settings, noise_scheduler, batch, embeddings)
+            loss, encoded = _step(trainee, settings, noise_scheduler, batch, embeddings)
             if not math.isfinite(loss):
                 raise TrainError(f"loss became {loss} at step {step}; expected a lower --lr (now {settings.lr})")
             losses.append(loss)
-            prompts.append(example.prompt)
+            prompts.append(encoded)
             advance(loss)
             if on_step is not None:
                 on_step(step, loss)
@@ -230,8 +231,12 @@ def _class_images(settings: TrainSettings, pipe: object) -> tuple[Path | None, l
     return Path(folder), images, generated
 
 
-def _step(trainee: Trainee, settings: TrainSettings, noise_scheduler, batch: list, embeddings: dict) -> float:
-    """Run one optimisation step on [(image, prompt), ...]; the first is the instance, a second the class image."""
+def _step(trainee: Trainee, settings: TrainSettings, noise_scheduler, batch: list,
+          embeddings: dict) -> tuple[float, str]:
+    """Run one optimisation step on [(image, prompt), ...]; the first is the instance, a second the class image.
+
+    Returns the loss and the prompt the instance picture was encoded with.
+    """
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -248,7 +253,8 @@ def _step(trainee: Trainee, settings: TrainSettings, noise_scheduler, batch: lis
         timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(batch),),
                                   generator=generator).to(device)
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        texts = torch.cat([_embed(trainee, settings, prompt, embeddings) for _, prompt in batch])
+        used = [prompt for _, prompt in batch]
+        texts = torch.cat([_embed(trainee, settings, prompt, embeddings) for prompt in used])
         predicted = pipe.unet(noisy, timesteps, texts).sample
     if noise_scheduler.config.prediction_type == "v_prediction":
         target = noise_scheduler.get_velocity(latents, noise, timesteps)
@@ -257,14 +263,14 @@ def _step(trainee: Trainee, settings: TrainSettings, noise_scheduler, batch: lis
     each = F.mse_loss(predicted.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
     loss = each[0] + settings.prior_weight * each[1] if len(batch) > 1 else each[0]
     if not torch.isfinite(loss):
-        return float(loss.item())
+        return float(loss.item()), used[0]
     trainee.optimizer.zero_grad(set_to_none=True)
     trainee.scaler.scale(loss).backward()
     trainee.scaler.unscale_(trainee.optimizer)
     torch.nn.utils.clip_grad_norm_(trainee.params, 1.0)
     trainee.scaler.step(trainee.optimizer)
     trainee.scaler.update()
-    return float(loss.item())
+    return float(loss.item()), used[0]
 
 
 def _embed(trainee: Trainee, settings: TrainSettings, prompt: str, cache: dict):

@@ -65,13 +65,15 @@ def load_checkpoint(trainee: Trainee, folder: Path) -> dict:
             if not mine:
                 raise ValueError(f"no {prefix} LoRA weights")
             set_peft_model_state_dict(part, mine)
-        trainee.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+        # map_location: a checkpoint written on a GPU carries on anywhere; the optimizer moves its state over
+        trainee.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True))
+        random_state = torch.load(folder / "random.pt", map_location="cpu", weights_only=True)
+        trainee.generator.set_state(random_state["generator"])
+        if random_state["scaler"] and trainee.scaler.is_enabled():  # the scaler runs only in float16
+            trainee.scaler.load_state_dict(random_state["scaler"])
     except (RuntimeError, ValueError, KeyError) as error:
         raise TrainError(f"{folder}: the checkpoint does not fit these settings ({first_line(error)}); "
                          "expected the same --rank and --text-encoder as the run that wrote it") from None
-    random_state = torch.load(folder / "random.pt", weights_only=True)
-    trainee.generator.set_state(random_state["generator"])
-    trainee.scaler.load_state_dict(random_state["scaler"])
     return json.loads((folder / "state.json").read_text(encoding="utf-8"))
 
 

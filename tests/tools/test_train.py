@@ -154,8 +154,12 @@ def test_text_encoder_lora_with_supplied_class_images_and_gradient_checkpointing
     assert (result.class_dir, result.class_generated) == (supplied, 0)
     assert not (tmp_path / "cache").exists()
     assert all(math.isfinite(loss) for loss in result.losses)
-    keys = load_file(str(result.lora)).keys()
-    assert any(k.startswith("text_encoder.") for k in keys) and any(k.startswith("unet.") for k in keys)
+    layers = load_file(str(result.lora))
+    assert any(k.startswith("text_encoder.") for k in layers) and any(k.startswith("unet.") for k in layers)
+    # LoRA's up weights start at zero: only a trained part has moved them
+    for part in ("text_encoder.", "unet."):
+        ups = [v for k, v in layers.items() if k.startswith(part) and (".lora_B." in k or ".up." in k)]
+        assert ups and any(float(v.abs().max()) > 0 for v in ups), part
     from diffusers import StableDiffusionPipeline
 
     pipe = StableDiffusionPipeline.from_pretrained(str(tiny_sd), local_files_only=True)
@@ -230,3 +234,15 @@ def test_full_size_sd15_training_speed_is_recorded(tmp_path):
     text = results_table.record_row(RESULTS.read_text(encoding="utf-8"), COLUMNS, row, KEY, NO_RUN)
     RESULTS.write_text(text, encoding="utf-8")
     assert "| " + " | ".join(str(row[c]) for c in COLUMNS) + " |" in RESULTS.read_text(encoding="utf-8")
+
+
+def test_the_class_term_adds_prior_weight_times_the_class_loss(tiny_sd, tmp_path):
+    """One step from the same seed differs only in the prior weight, so the loss grows in equal steps."""
+    losses = []
+    for weight in (0.0, 1.0, 2.0):
+        settings = settings_for(tiny_sd, tmp_path / f"w{weight}", prior_weight=weight, steps=1, checkpoint_every=1,
+                                validation_images=0, cache=tmp_path / "cache")
+        losses.append(train(settings, examples(["picture of zqx man"] * 4)).losses[0])
+    class_loss = losses[1] - losses[0]
+    assert class_loss > 0.01
+    assert losses[2] - losses[1] == pytest.approx(class_loss, rel=1e-3)

@@ -267,6 +267,17 @@ def test_add_shot_creates_the_shots_table(tmp_path):
     assert load_library(path).shots == {"medium": str(outside.resolve())}
 
 
+def test_an_entry_goes_into_a_last_table_whose_last_line_has_no_newline(tmp_path):
+    path = tmp_path / FILE_NAME
+    close, long = lora_file(tmp_path / "close.safetensors"), lora_file(tmp_path / "long.safetensors")
+    path.write_text('[model]\nbase = "stable-diffusion-v1-5/stable-diffusion-v1-5"\n\n[shots]\n'
+                    'close_up = "close.safetensors"', encoding="utf-8")  # no newline at the end
+    add_shot(path, "long", long)
+    assert path.read_text(encoding="utf-8").endswith('[shots]\nclose_up = "close.safetensors"\n'
+                                                     'long = "long.safetensors"\n')
+    assert load_library(path).shots == {"close_up": str(close.resolve()), "long": str(long.resolve())}
+
+
 def test_paths_are_relative_inside_the_manifest_folder_and_absolute_outside(tmp_path):
     manifest = tmp_path / "models" / FILE_NAME
     assert lora_reference(manifest, tmp_path / "models" / "loras" / "a.safetensors") == "loras/a.safetensors"
