@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import CAST, SHOTS, Table, build_models, median, options, ratio, seconds, verdict
+from bench.harness import CAST, SHOTS, Table, build_models, median, options, ratio, seconds, verdict
 
 FRAMES = 12
 TO_RELOAD = 0.05

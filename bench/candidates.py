@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import PROMPT, Table, build_models, compiled, median, options, verdict
+from bench.harness import PROMPT, Table, build_models, compiled, median, options, verdict
 
 COUNT = 4
 TARGET = 1.3

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import PROMPT, ROOT, Table, compiled, median, options, verdict
+from bench.harness import PROMPT, ROOT, Table, compiled, median, options, verdict
 from bench.overhead import CANDIDATES, FRAMES, compile_and_warm, prepare, run_storyboard
 
 IMAGE_TARGET_S = 0.150

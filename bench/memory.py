@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import PROMPT, Table, build_models, options, verdict
+from bench.harness import PROMPT, Table, build_models, options, verdict
 
 GB = 1024 ** 3
 TARGET_GB = 8.0

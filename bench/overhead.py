@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import CAST, Table, build_models, compiled, options, sync, verdict
+from bench.harness import CAST, Table, build_models, compiled, options, sync, verdict
 
 FRAMES, CANDIDATES = 8, 4
 SHOT_NUMBERS = (2, 4, 7, 1, 2, 4, 7, 1)

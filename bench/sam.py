@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import Table, build_models, median, options, ratio, verdict
+from bench.harness import Table, build_models, median, options, ratio, verdict
 
 COUNTS = (4, 8)
 TARGET = 1.1

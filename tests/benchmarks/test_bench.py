@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import NAMES
-from bench.common import NEWEST, NO_GPU, newest_first
+from bench.harness import NEWEST, NO_GPU, newest_first
 
 ROOT = Path(__file__).resolve().parents[2]
 

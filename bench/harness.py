@@ -1,4 +1,4 @@
-"""What every benchmark shares: its options, the models it measures, a clock, and the table it prints.
+"""The benchmark harness: options, the models measured, a clock, and the table each benchmark prints.
 
 CPU runs use the tests' tiny random models (64x64 frames); `--full-size` builds the real SD 1.5,
 SD 1.5 inpainting, CLIP ViT-L/14 and SAM ViT-B architectures with random weights instead (speed
