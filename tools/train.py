@@ -184,10 +184,12 @@ def train(settings: TrainSettings, examples: list[Example], on_step: Callable[[i
     trainee.pipe.unet.train()
     if settings.text_encoder:
         trainee.pipe.text_encoder.train()
+    pictures = [fit_image(example.image, settings.resolution) for example in examples]  # once, not every step
     with _progress_bar(progress, start, settings.steps) as advance:
         for step in range(start + 1, settings.steps + 1):
-            example = examples[example_index(settings.seed, step - 1, len(examples))]
-            batch = [(fit_image(example.image, settings.resolution), example.prompt)]
+            index = example_index(settings.seed, step - 1, len(examples))
+            example = examples[index]
+            batch = [(pictures[index], example.prompt)]
             if extra:
                 batch.append((extra[(step - 1) % len(extra)], settings.class_prompt))
             loss, encoded = _step(trainee, settings, noise_scheduler, batch, embeddings)
