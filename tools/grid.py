@@ -1,4 +1,7 @@
-"""Compose frames into one storyboard sheet: a titled grid of numbered, captioned panels."""
+"""Compose frames into one storyboard sheet: a titled grid of numbered, captioned panels.
+
+Text in any script is drawn with the font chain of tools/fonts.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from tools import fonts
 
 _PAPER = (245, 243, 238)
 _INK = (30, 30, 34)
@@ -24,16 +29,6 @@ class Panel:
     """Second caption line (who is in frame)."""
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
-
-
-def _fit(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> str:
-    while text and font.getlength(text) > width:
-        text = text[:-2] + "…" if len(text) > 2 else ""
-    return text
-
-
 def compose_grid(panels: list[Panel], title: str, columns: int | None = None, thumb: int = 256) -> Image.Image:
     """Return a sheet with every panel scaled to `thumb` pixels wide, in rows of `columns`."""
     if not panels:
@@ -47,13 +42,13 @@ def compose_grid(panels: list[Panel], title: str, columns: int | None = None, th
     height = header_h + rows * (thumb_h + caption_h + gap) + gap
     sheet = Image.new("RGB", (width, height), _PAPER)
     draw = ImageDraw.Draw(sheet)
-    draw.text((gap, 16), _fit(title, _font(24), width - 2 * gap), fill=_INK, font=_font(24))
+    fonts.draw_text(draw, (gap, 12), fonts.fit(title, 24, width - 2 * gap), 24, _INK, width - 2 * gap)
     for i, panel in enumerate(panels):
         x = gap + (i % columns) * (thumb + gap)
         y = header_h + (i // columns) * (thumb_h + caption_h + gap)
         with Image.open(panel.image) as image:
             sheet.paste(image.convert("RGB").resize((thumb, thumb_h), Image.Resampling.LANCZOS), (x, y))
         draw.rectangle((x - 1, y - 1, x + thumb, y + thumb_h), outline=_INK)
-        draw.text((x, y + thumb_h + 4), _fit(panel.title, _font(15), thumb), fill=_INK, font=_font(15))
-        draw.text((x, y + thumb_h + 23), _fit(panel.detail, _font(13), thumb), fill=_MUTED, font=_font(13))
+        fonts.draw_text(draw, (x, y + thumb_h + 2), fonts.fit(panel.title, 15, thumb), 15, _INK, thumb)
+        fonts.draw_text(draw, (x, y + thumb_h + 22), fonts.fit(panel.detail, 13, thumb), 13, _MUTED, thumb)
     return sheet

@@ -232,7 +232,7 @@ def test_odd_text_neither_crashes_nor_spills(board, tmp_path, panels, orientatio
 @needs_pdftotext
 def test_unicode_font_keeps_the_characters(board, tmp_path):
     if pdf_sheet._font_files() is None:
-        pytest.skip("no Unicode TrueType font (DejaVu Sans) on this machine; the core-font path is tested below")
+        pytest.skip("no font of tools/fonts.py's chain is installed; the core-font path is tested below")
     pdf = tmp_path / "odd.pdf"
     write_pdf(odd(board), pdf, date=DATE)
     page = text(pdf)[0]
