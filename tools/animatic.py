@@ -11,16 +11,15 @@ import math
 import os
 import secrets
 import shutil
-import subprocess
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageOps, ImageSequence
 
 from prompts.shot_types import SHOT_TYPES
+from tools import fonts
 from tools.shot_list import Board, ExportError, Shot
 
 FPS = 24
@@ -30,9 +29,6 @@ WIDE = frozenset(t.slug for t in sorted(SHOT_TYPES, key=lambda t: t.rank)[-3:])
 """The three shot types farthest from the subject (full, long, extreme long): the ones that push in."""
 GIF_STEPS = 6
 """Pictures per second in a GIF while a wide shot pushes in."""
-FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf",
-         "/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
-         "/Library/Fonts/DejaVuSans.ttf", "C:/Windows/Fonts/DejaVuSans.ttf")
 
 
 def split_on_total(seconds: list[float], per_second: float) -> list[int]:
@@ -63,7 +59,8 @@ def write_animatic(board: Board, path: Path, fps: int = FPS, captions: bool = Fa
 
     `captions` burns a bar with the frame number, shot name and first line into the bottom of each frame;
     `push_in` slowly magnifies wide shots; `width` scales the frames (the height follows the first image).
-    The file is written under a temporary name and renamed, so a failure never leaves half of one.
+    The file is written under a temporary name, read back, and renamed only when it holds every frame, so
+    a failure (a full disk included) never leaves half of one and keeps the earlier file.
     """
     kind = path.suffix.lower()
     if kind not in (".mp4", ".gif"):
@@ -75,7 +72,8 @@ def write_animatic(board: Board, path: Path, fps: int = FPS, captions: bool = Fa
     try:
         with replacing(path) as temporary:
             write = _write_mp4 if kind == ".mp4" else _write_gif
-            write(board, temporary, counts, fps, size, captions, push_in)
+            meant = write(board, temporary, counts, fps, size, captions, push_in)
+            _check(temporary, path, meant, fps)
     except ExportError:
         raise
     except (OSError, RuntimeError, ValueError) as error:
@@ -100,8 +98,46 @@ def replacing(path: Path) -> Iterator[Path]:
             temporary.unlink(missing_ok=True)
 
 
+def _check(written: Path, path: Path, meant: int, fps: int) -> None:
+    """Read a written animatic back and raise ExportError unless it is as long as meant: `meant` frames
+    for an MP4, `meant` milliseconds for a GIF. ffmpeg can end without an error on a full disk, leaving a
+    stub that no player can use; a GIF is checked the same way."""
+    if written.suffix.lower() == ".mp4":
+        found, seconds = _mp4_length(written)
+        if found != meant or abs(seconds - meant / fps) > 1.5 / fps:
+            raise ExportError(f"{path}: the video read back holds {found} frames ({seconds:.2f} s), expected "
+                              f"{meant} ({meant / fps:.2f} s); the disk may be full (nothing was replaced)")
+    elif (found := _gif_length(written)) != meant:
+        raise ExportError(f"{path}: the GIF read back lasts {found / 1000:.2f} s, expected {meant / 1000:.2f} s; "
+                          "the disk may be full (nothing was replaced)")
+
+
+def _mp4_length(path: Path) -> tuple[int, float]:
+    """Return the frames and seconds ffmpeg decodes from a video; (0, 0.0) when it cannot read it."""
+    import imageio_ffmpeg
+
+    try:
+        return imageio_ffmpeg.count_frames_and_secs(str(path))
+    except (OSError, RuntimeError, ValueError):
+        return 0, 0.0
+
+
+def _gif_length(path: Path) -> int:
+    """Return the milliseconds a GIF lasts, counting its pictures up to the first one that cannot be read."""
+    total = 0
+    try:
+        with Image.open(path) as gif:
+            for picture in ImageSequence.Iterator(gif):
+                picture.load()
+                total += int(picture.info.get("duration", 0))
+    except Exception:  # Pillow fails on a cut-off GIF in many ways (OSError, EOFError, IndexError, ...)
+        pass  # what was read so far is what the file holds
+    return total
+
+
 def _write_mp4(board: Board, path: Path, counts: list[int], fps: int, size: tuple[int, int],
-               captions: bool, push_in: bool) -> None:
+               captions: bool, push_in: bool) -> int:
+    """Stream the shots to ffmpeg as H.264; return the number of frames written."""
     import imageio.v2 as imageio
 
     writer = imageio.get_writer(path, format="FFMPEG", fps=fps, codec="libx264", quality=8, macro_block_size=1,
@@ -116,10 +152,12 @@ def _write_mp4(board: Board, path: Path, counts: list[int], fps: int, size: tupl
                     writer.append_data(pixels)
     finally:
         writer.close()
+    return sum(counts)
 
 
 def _write_gif(board: Board, path: Path, counts: list[int], fps: int, size: tuple[int, int],
-               captions: bool, push_in: bool) -> None:
+               captions: bool, push_in: bool) -> int:
+    """Write the shots as an animated GIF; return how many milliseconds it lasts."""
     steps = [max(1, round(count / fps * GIF_STEPS)) if push_in and shot.shot_type in WIDE else 1
              for shot, count in zip(board.shots, counts)]
     # Each step's share of its shot, in seconds; GIF delays are stored in hundredths of a second.
@@ -130,6 +168,7 @@ def _write_gif(board: Board, path: Path, counts: list[int], fps: int, size: tupl
     first = next(frames)
     # Pillow merges a picture identical to the one before into it, adding up their delays.
     first.save(path, format="GIF", save_all=True, append_images=frames, duration=delays, loop=0)
+    return sum(delays)
 
 
 def _pictures(board: Board, shot: Shot, size: tuple[int, int], steps: int, moving: bool,
@@ -176,55 +215,32 @@ def _zoom(image: Image.Image, scale: float) -> Image.Image:
 
 
 def _caption_layer(shot: Shot, size: tuple[int, int]) -> Image.Image:
-    """A transparent layer with a dark bar at the bottom holding the shot's caption."""
+    """A transparent layer with a dark bar at the bottom holding the shot's caption, in any script."""
     w, h = size
     points = max(8, round(h / 28))
-    font = _font(points)
     pad = max(2, points // 2)
     text = shot.dialogue[0].line() if shot.dialogue else shot.action
     title = f"Frame {shot.number} \u00b7 {shot.shot_name}"
-    lines = _wrap(title, font, w - 2 * pad, 1) + _wrap(text, font, w - 2 * pad, 2)
-    step = points + max(1, points // 4)
+    lines = _wrap(title, points, w - 2 * pad, 1) + _wrap(text, points, w - 2 * pad, 2)
+    step = max(points + max(1, points // 4), fonts.line_height(points))
     top = max(0, h - (len(lines) * step + 2 * pad))
     layer = Image.new("RGBA", size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     draw.rectangle((0, top, w, h), fill=(0, 0, 0, 220))
     for i, line in enumerate(lines):
-        draw.text((pad, top + pad + i * step), line, font=font, fill=(255, 255, 255, 255))
+        fonts.draw_text(draw, (pad, top + pad + i * step), line, points, (255, 255, 255, 255), w - 2 * pad)
     return layer
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: float, most: int) -> list[str]:
+def _wrap(text: str, points: int, width: float, most: int) -> list[str]:
     """Break text into at most `most` lines that fit `width`, ending the last with an ellipsis if cut."""
     lines: list[str] = []
-    for word in text.split():
-        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
+    for word in fonts.printable(text).split():
+        if lines and fonts.text_length(f"{lines[-1]} {word}", points) <= width:
             lines[-1] = f"{lines[-1]} {word}"
         else:
-            lines.append(word)
+            lines.append(fonts.fit(word, points, width))
     if len(lines) > most:
         lines = lines[:most]
-        while lines[-1] and font.getlength(lines[-1] + "\u2026") > width:
-            lines[-1] = lines[-1][:-1]
-        lines[-1] += "\u2026"
+        lines[-1] = fonts.fit(lines[-1] + "\u2026", points, width)
     return lines
-
-
-@lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """DejaVu Sans at `size` pixels where the system has it, else Pillow's built-in font at that size."""
-    path = next((path for path in FONTS if Path(path).is_file()), "") or _fc_match()
-    try:
-        return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
-    except OSError:
-        return ImageFont.load_default(size=size)
-
-
-def _fc_match() -> str:
-    """Ask fontconfig where DejaVu Sans (or its nearest sans-serif) is; empty where fontconfig is missing."""
-    try:
-        found = subprocess.run(["fc-match", "-f", "%{file}", "DejaVu Sans"], capture_output=True, text=True,
-                               timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return found.stdout.strip()

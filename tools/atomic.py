@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -76,3 +78,42 @@ def copy_if_changed(source: Path, target: Path) -> bool:
         return False
     write_bytes(target, data)
     return True
+
+
+STALE_AFTER = 30.0
+"""Seconds a temporary must have gone unchanged before a sweep takes it for a killed writer's: a live
+writer (ffmpeg, Pillow, write_bytes) changes its temporary far more often than that."""
+
+
+def leftovers(path: Path, stale_after: float = STALE_AFTER) -> list[Path]:
+    """Return the temporaries that killed writes of `path` left beside it: write_bytes's
+    `.<name>.<8 characters>.tmp` and animatic.replacing's `.<stem>.<8 hex><suffix>`."""
+    names = (re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp"),
+             re.compile(rf"\.{re.escape(path.stem)}\.[0-9a-f]{{8}}{re.escape(path.suffix)}"))
+    try:
+        beside = list(path.parent.iterdir())
+    except OSError:
+        return []
+    now = time.time()
+    found = []
+    for other in beside:
+        try:
+            stale = other.is_file() and now - other.stat().st_mtime >= stale_after
+        except OSError:
+            continue
+        if stale and any(name.fullmatch(other.name) for name in names):
+            found.append(other)
+    return found
+
+
+def sweep(paths: list[Path], stale_after: float = STALE_AFTER) -> list[Path]:
+    """Remove the leftovers of killed writes of these files; return what was removed."""
+    removed = []
+    for path in paths:
+        for leftover in leftovers(path, stale_after):
+            try:
+                leftover.unlink(missing_ok=True)
+            except OSError:
+                continue  # one that cannot be removed is left for the next sweep
+            removed.append(leftover)
+    return removed

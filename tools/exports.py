@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools import atomic
 from tools.image_check import image_problem
 from tools.shot_list import Board, ExportError, read_board
 
@@ -37,8 +38,9 @@ class Options:
 def write_exports(folder: Path, formats: list[str], options: Options = Options()) -> list[Path]:
     """Write each format into the storyboard folder and return the files written (or already there).
 
-    Raises ExportError with one line for an unusable folder or a format that fails; files written before the
-    failure stay.
+    First removes what killed exports of these files left behind (temporaries unchanged for
+    atomic.STALE_AFTER seconds). Raises ExportError with one line for an unusable folder or a format that
+    fails; files written before the failure stay.
     """
     unknown = [f for f in formats if f not in FILES]
     if unknown:
@@ -53,6 +55,7 @@ def write_exports(folder: Path, formats: list[str], options: Options = Options()
             if problem := image_problem(board.image(shot)):
                 raise ExportError(f"{board.image(shot)}: the image of frame {shot.number} is {problem}; expected a PNG "
                                   "(run the storyboard again with --resume, or regenerate the frame, to redraw it)")
+    atomic.sweep([folder / FILES[name] for name in formats] + _timeline_paths(folder, options))
     written = []
     for name in formats:
         path = folder / FILES[name]
@@ -84,11 +87,16 @@ def _write(name: str, board: Board, path: Path, options: Options) -> None:
         write_timeline(board, path)
 
 
+def _timeline_paths(folder: Path, options: Options) -> list[Path]:
+    """The extra timeline files the options ask for, beside timeline.otio."""
+    return [folder / f"timeline{suffix if suffix.startswith('.') else '.' + suffix}"
+            for suffix in options.timeline_formats]
+
+
 def _other_timelines(board: Board, folder: Path, options: Options) -> list[Path]:
     from tools.timeline import write_timeline
 
-    paths = [folder / f"timeline{suffix if suffix.startswith('.') else '.' + suffix}"
-             for suffix in options.timeline_formats]
+    paths = _timeline_paths(folder, options)
     for path in paths:
         write_timeline(board, path)
     return paths

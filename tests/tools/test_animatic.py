@@ -3,7 +3,10 @@ when read back independently, captions, push-ins, and failures that leave nothin
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import time
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -12,7 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
+from tools import animatic
 from tools.animatic import FPS, frame_counts, split_on_total, write_animatic
+from tools.exports import write_exports
 from tools.shot_list import Board, ExportError, Said, Shot
 
 RED, GREEN, BLUE, GREY = (220, 30, 30), (30, 200, 40), (30, 40, 220), (128, 128, 128)
@@ -124,6 +129,49 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
         write_animatic(board, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["animatic.mp4", "frames"]
+
+
+def cut_short(writer):
+    """A writer that ends as a full disk leaves it: the file cut to a third, and no error from the encoder."""
+    def write(board, path, *rest):
+        meant = writer(board, path, *rest)
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 3])
+        return meant
+    return write
+
+
+@pytest.mark.parametrize(("name", "writer"), [("animatic.mp4", "_write_mp4"), ("animatic.gif", "_write_gif")])
+def test_a_file_cut_short_by_a_full_disk_is_refused_and_the_earlier_file_kept(tmp_path, monkeypatch, name,
+                                                                               writer):
+    board = make_board(tmp_path, [(RED, 1.0, "close_up"), (GREEN, 1.0, "medium"), (BLUE, 1.0, "long")])
+    path = tmp_path / name
+    write_animatic(board, path)
+    before = path.read_bytes()
+    monkeypatch.setattr(animatic, writer, cut_short(getattr(animatic, writer)))
+    with pytest.raises(ExportError) as error:
+        write_animatic(board, path, captions=True)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(str(path)) and "expected" in message
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["frames", name])
+
+
+def test_an_export_sweeps_what_a_killed_export_left(tmp_path):
+    board = make_board(tmp_path, [(RED, 0.5, "close_up")])
+    frame = {"index": 0, "shot_type": "close_up", "shot_name": "Close-up", "duration": 0.5, "seed": 0,
+             "image": board.shots[0].image}
+    (tmp_path / "storyboard.json").write_text(json.dumps({"title": "Test scene", "frames": [frame]}))
+    killed = [tmp_path / ".animatic.0a1b2c3d.mp4", tmp_path / ".storyboard.pdf.k2j3h4g5.tmp"]
+    live = tmp_path / ".animatic.99aa88bb.mp4"  # another writer's, still being written
+    for path in [*killed, live]:
+        path.write_bytes(b"half a file")
+    for path in killed:
+        os.utime(path, (time.time() - 600,) * 2)
+    written = write_exports(tmp_path, ["mp4", "pdf"])
+    assert written == [tmp_path / "animatic.mp4", tmp_path / "storyboard.pdf"]
+    assert not any(path.exists() for path in killed)
+    assert live.exists()
 
 
 def test_unknown_suffix_is_refused(tmp_path):
