@@ -117,9 +117,14 @@ def _reopen(cli, folder: Path) -> Session:
     if folder.exists() and not folder.is_dir():
         cli.fail(f"{folder}: expected a session folder, found a file")
     try:
-        return Session.reopen(folder, None)  # the context is set once the library is read
-    except SessionError:
-        cli.fail(f"{folder}: no session kept here (no session.json); start one with shotsmith chat SCENE.toml")
+        session = Session.reopen(folder, None)  # the context is set once the library is read
+    except SessionError as error:
+        if not (folder / "session.json").exists():
+            cli.fail(f"{folder}: no session kept here (no session.json); start one with shotsmith chat SCENE.toml")
+        cli.fail(str(error))
+    for notice in session.notices:
+        cli.errors.print(f"notice: {notice}", markup=False, highlight=False, soft_wrap=True)
+    return session
 
 
 def _library(library: Path | None, scene_file: Path | None, scene):
@@ -264,6 +269,9 @@ class _Chat:
             return False
         except LibraryError as error:
             self.complain(f"{error} (frames finished before this stay on disk)")
+            return False
+        except SessionError as error:  # the folder cannot be written (a full disk); the session stays as it was
+            self.complain(str(error))
             return False
         if plan and not seen.planned:
             self.table()

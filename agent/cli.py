@@ -163,11 +163,14 @@ def _open(out: Path, context: Context, resume: bool) -> Session:
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: expected a folder, found a file")
     try:
-        return Session.reopen(out, context) if resume else Session.create(out, context)
+        session = Session.reopen(out, context) if resume else Session.create(out, context)
     except SessionError as error:
         fail(str(error))
     except OSError as error:
         fail(f"--out {out}: cannot use this folder ({error.strerror or error})")
+    for notice in session.notices:
+        errors.print(f"notice: {notice}", markup=False, highlight=False, soft_wrap=True)
+    return session
 
 
 def _settings(width: int, height: int, steps: int, guidance: float, scheduler: str, candidates: int) -> Settings:
@@ -221,6 +224,9 @@ def _render_errors(session: Session) -> Iterator[None]:
     except Cancelled as error:
         session.close()
         fail(str(error), 130)
+    except SessionError as error:  # the folder became unwritable (a full disk): what is finished stays
+        session.close()
+        fail(str(error), 1)
 
 
 def _summary(state: Storyboard, out: Path, report: Report) -> None:

@@ -60,11 +60,13 @@ class Channels:
 
     def __init__(self, context_factory: ContextFactory, out_root: Path, lora_roots: Roots | None = None):
         self.context_factory = context_factory
-        self.out_root = out_root
+        self.out_root = Path(out_root).absolute()  # the folder as given at startup, whatever the cwd does later
         self.lora_roots = lora_roots or Roots.around(None, "the model library's folder")
         """Where LoRA files named by a scene sent in Discord may come from (relative paths start at the first)."""
         self.sessions: dict[int, Session] = {}
         self.locks: dict[int, asyncio.Lock] = {}
+        self.notices: dict[int, list[str]] = {}
+        """What reopening a channel's session had to mend, said with the channel's next reply."""
 
     def folder(self, channel_id: int) -> Path:
         return self.out_root / f"{channel_id}"
@@ -73,14 +75,15 @@ class Channels:
         return self.locks.setdefault(channel_id, asyncio.Lock())
 
     def find(self, channel_id: int) -> Session | None:
-        """Return the channel's session, taking up one kept on disk by an earlier run of the bot."""
+        """Return the channel's session, taking up one kept on disk by an earlier run of the bot.
+
+        Raises SessionError when the kept session cannot be opened (another process writes there, say).
+        """
         session = self.sessions.get(channel_id)
         folder = self.folder(channel_id)
         if session is None and (folder / "session.json").is_file():
-            try:
-                session = Session.reopen(folder, None)
-            except SessionError:
-                return None
+            session = Session.reopen(folder, None)
+            self.notices[channel_id] = [f"Note: {notice}" for notice in session.notices]
             state = session.state()
             if state is None:
                 session.close()
@@ -122,17 +125,34 @@ class Channels:
         old = self.sessions.pop(channel_id, None)
         if old is not None:
             old.close()
-        session = Session.create(self.folder(channel_id), context)
+        try:
+            session = Session.create(self.folder(channel_id), context)
+        except SessionError as error:
+            return Reply([f"Cannot start this scene: {error}"])
         self.sessions[channel_id] = session
         reply = self._drive(session, lambda: session.start(scene), every_shot=True)
         reply.lines.insert(0, f"Storyboard started: {scene.title}")
         return reply
 
+    def close(self) -> None:
+        """Close every channel's session, releasing their folders for another process (the bot is shutting down)."""
+        for session in self.sessions.values():
+            session.close()
+        self.sessions.clear()
+
+    def _found(self, channel_id: int) -> Session | str:
+        """The channel's session, or what to tell the channel instead."""
+        try:
+            session = self.find(channel_id)
+        except SessionError as error:
+            return f"I could not pick this storyboard up again: {error}"
+        return NO_SESSION if session is None else session
+
     def send(self, channel_id: int, text: str) -> Reply:
         """Hand a correction to the channel's session and collect what it changed."""
-        session = self.find(channel_id)
-        if session is None:
-            return Reply([NO_SESSION])
+        session = self._found(channel_id)
+        if isinstance(session, str):
+            return Reply([session])
         if session.unfinished():
             self._drive(session, session.carry_on)
         try:
@@ -140,6 +160,7 @@ class Channels:
         except SessionError as error:
             return Reply([f"Not applied: {error}"])
         reply = self._drive(session, lambda: events)
+        reply.lines[:0] = self.notices.pop(channel_id, [])
         state = session.state()
         if state is not None and state.done:
             reply.lines.append(f"Exported: the storyboard is in {session.out_dir}")
@@ -147,16 +168,17 @@ class Channels:
 
     def status(self, channel_id: int) -> Reply:
         """Describe the channel's storyboard and whether a render waits for the GPU."""
-        session = self.find(channel_id)
-        if session is None:
-            return Reply([NO_SESSION])
+        session = self._found(channel_id)
+        if isinstance(session, str):
+            return Reply([session])
+        notices = self.notices.pop(channel_id, [])
         state = session.state()
         if state is None:
-            return Reply(["The storyboard here has not been drawn yet."])
+            return Reply(notices + ["The storyboard here has not been drawn yet."])
         waiting = session.context.gpu_lock.waiting() if session.context is not None else 0
         queue = (f"{waiting} render(s) wait in the GPU queue" if waiting else "no render waits in the GPU queue")
         stage = "exported" if state.done else "open for corrections"
-        return Reply([f"{state.scene.title}: {len(state.frames)} frames, planner {state.planner or '-'}, "
+        return Reply(notices + [f"{state.scene.title}: {len(state.frames)} frames, planner {state.planner or '-'}, "
                       f"renderer {state.renderer or '-'}, {len(state.applied)} correction(s) applied, {stage}; "
                       f"{queue}"])
 
@@ -257,6 +279,13 @@ class _Bot(discord.Client):
         guild = discord.Object(id=self.guild_id)
         self.tree.copy_global_to(guild=guild)
         await self.tree.sync(guild=guild)
+
+    async def close(self) -> None:
+        """Log out, then close the channels' sessions so their folders are free for the next run."""
+        await super().close()
+        storyboards = getattr(self, "storyboards", None)
+        if storyboards is not None:
+            storyboards.close()
 
 
 async def _post(interaction: discord.Interaction, reply: Reply) -> None:

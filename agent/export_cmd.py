@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tools.exports import FILES, Options, write_exports
+from tools.folder_lock import FolderBusy, FolderLock
 from tools.shot_list import ExportError
 
 DEFAULT_FORMATS = "pdf,csv,json,mp4,gif,otio"
@@ -37,9 +38,25 @@ def export(
         formats.append("otio")
     options = Options(panels=panels, orientation=orientation, captions=captions, push_in=push_in,
                       timeline_formats=extra)
+    folder = folder.absolute()
+    lock = None
+    if folder.is_dir():  # a missing folder is write_exports' to explain
+        try:
+            lock = FolderLock(folder)  # a run still drawing here would change the board under the export
+        except FolderBusy as error:
+            cli.fail(str(error))
+        except OSError as error:
+            cli.fail(f"{folder}: cannot write the exports here ({error.strerror or error}); expected a folder you "
+                     "can write to (copy it somewhere writable and export the copy)")
     try:
         written = write_exports(folder, list(dict.fromkeys(formats)), options)
     except ExportError as error:
         cli.fail(str(error))
+    except OSError as error:
+        cli.fail(f"{folder}: the exports could not be written ({error.strerror or error}); files written before "
+                 "this stay, and the others are unchanged", 1)
+    finally:
+        if lock is not None:
+            lock.release()
     for path in written:
         cli.console.print(f"wrote {path}", markup=False, highlight=False)

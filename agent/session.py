@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
+from agent import store
+from agent.store import PruningSaver
 from graphs.context import Context
 from graphs.state import Scene, Settings, Storyboard
 from graphs.storyboard import compile_graph, serializer
 from tools import atomic
+from tools.folder_lock import FolderBusy, FolderLock
 from tools.text import clean
 
 Event = dict
@@ -49,34 +53,121 @@ class SessionError(RuntimeError):
     """A session that cannot be opened or continued; the message says why."""
 
 
-class Session:
-    """Drives the storyboard graph for one output folder; every front-end talks to this."""
+def _unwritable(folder: Path, error: OSError | sqlite3.Error) -> SessionError:
+    """One line for a folder that cannot be written: read-only, full, or refused."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC or "full" in str(error):
+        return SessionError(f"{folder}: the disk is full; free some space and run again with --resume "
+                            "(everything finished so far is kept)")
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    return SessionError(f"{folder}: cannot write here ({reason}); expected a folder you can write to")
 
-    def __init__(self, out_dir: Path, context: Context, thread_id: str):
+
+class Session:
+    """Drives the storyboard graph for one output folder; every front-end talks to this.
+
+    The folder is the one given now, never one remembered from an earlier run, so a session folder that was
+    copied or moved carries on where it is. While a Session is open it holds the folder's lock: a second
+    writer is refused at once, before anything is touched.
+    """
+
+    def __init__(self, out_dir: Path, context: Context, thread_id: str, lock: FolderLock, fresh: bool = False):
         self.out_dir = out_dir
         self.context = context
         self.thread_id = thread_id
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(out_dir / "session.sqlite", check_same_thread=False)
-        self._graph = compile_graph(SqliteSaver(self._connection, serde=serializer()))
+        self.notices: list[str] = []
+        """What opening the session had to mend (a damaged checkpoint file), for the front-end to show."""
+        self._lock = lock
         self._config = {"configurable": {"thread_id": thread_id}}
+        try:
+            self._open_store(fresh)
+        except SessionError:
+            lock.release()
+            raise
+        except (OSError, sqlite3.Error) as error:
+            lock.release()
+            raise _unwritable(out_dir, error) from None
+
+    def _open_store(self, fresh: bool) -> None:
+        """Open the checkpoint file and read the session back; a damaged file is set aside and mended once."""
+        path = self.out_dir / store.STORE
+        try:
+            store.check(path)
+            self._attach(path)
+            return
+        except store.StoreDamaged as damage:
+            reason = str(damage)
+        except (OSError, sqlite3.OperationalError):
+            raise
+        except Exception as error:  # the file opens but a saved checkpoint cannot be read back
+            if getattr(self, "_connection", None) is not None:
+                self._connection.close()
+            reason = f"a saved step cannot be read: {type(error).__name__}"
+        aside = store.set_aside(path)
+        kept = False if fresh else store.restore_copy(self.out_dir)
+        what = f"{path.name} was damaged ({reason}); it is kept as {aside.name}"
+        if fresh:
+            self.notices.append(f"{what}, and this new session starts a fresh one")
+        elif kept:
+            self.notices.append(f"{what}; carrying on from the copy saved when the session last waited for you "
+                                "(only work after that, if any, is lost; frames on disk are reused)")
+        else:
+            self.notices.append(f"{what}; no good copy was kept, so the picks and undo history are lost: run "
+                                "again without --resume (frames on disk are reused, not redrawn)")
+        try:
+            self._attach(path)
+        except (OSError, sqlite3.OperationalError):
+            raise
+        except Exception as error:
+            raise SessionError(f"{path}: the saved session cannot be read even from its good copy "
+                               f"({type(error).__name__}); move the folder's session files away to start "
+                               "afresh") from None
+
+    def _attach(self, path: Path) -> None:
+        self._connection = sqlite3.connect(path, check_same_thread=False)
+        self._graph = compile_graph(PruningSaver(self._connection, serde=serializer()))
+        values = self._graph.get_state(self._config).values
+        if values:
+            Storyboard.model_validate(values)
+
+    @staticmethod
+    def _take(out_dir: Path) -> tuple[Path, FolderLock]:
+        out_dir = Path(out_dir).absolute()
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            return out_dir, FolderLock(out_dir)
+        except FolderBusy as error:
+            raise SessionError(str(error)) from None
+        except OSError as error:
+            raise _unwritable(out_dir, error) from None
 
     @classmethod
     def create(cls, out_dir: Path, context: Context) -> Session:
         """Start a new session in `out_dir`; earlier images there stay on disk and may be reused."""
+        out_dir, lock = cls._take(out_dir)
         thread_id = f"run:{uuid.uuid4()}"
-        atomic.write_json(out_dir / "session.json", {"thread_id": thread_id})
-        return cls(out_dir, context, thread_id)
+        try:
+            atomic.write_json(out_dir / "session.json", {"thread_id": thread_id})
+        except OSError as error:
+            lock.release()
+            raise _unwritable(out_dir, error) from None
+        return cls(out_dir, context, thread_id, lock, fresh=True)
 
     @classmethod
     def reopen(cls, out_dir: Path, context: Context) -> Session:
         """Open the session last started in `out_dir`, first sweeping away half-written temporaries a crash left."""
         try:
-            thread_id = json.loads((out_dir / "session.json").read_text())["thread_id"]
+            thread_id = json.loads((Path(out_dir) / "session.json").read_text())["thread_id"]
+            if not isinstance(thread_id, str):
+                raise TypeError
         except (OSError, ValueError, KeyError, TypeError):
             raise SessionError(f"{out_dir}: no session to resume here (session.json missing or unreadable)") from None
-        sweep_leftovers(out_dir)
-        return cls(out_dir, context, thread_id)
+        out_dir, lock = cls._take(out_dir)
+        try:
+            sweep_leftovers(out_dir)
+        except OSError as error:
+            lock.release()
+            raise _unwritable(out_dir, error) from None
+        return cls(out_dir, context, thread_id, lock)
 
     def state(self) -> Storyboard | None:
         """Return the session's current state, or None before it has started."""
@@ -98,7 +189,7 @@ class Session:
 
     def start(self, scene: Scene, settings: Settings | None = None) -> Iterator[Event]:
         """Plan and render the scene, stopping when the storyboard waits for the person."""
-        initial = Storyboard(scene=scene, out_dir=str(self.out_dir), settings=settings or Settings())
+        initial = Storyboard(scene=scene, settings=settings or Settings())
         yield from self._run(initial)
 
     def send(self, text: str) -> Iterator[Event]:
@@ -116,11 +207,33 @@ class Session:
             yield from self._run(None)
 
     def close(self) -> None:
-        """Release the checkpoint database."""
+        """Release the checkpoint database and the folder's lock."""
         self._connection.close()
+        self._lock.release()
 
     def _run(self, graph_input: object) -> Iterator[Event]:
-        for mode, chunk in self._graph.stream(graph_input, self._config, context=self.context,
-                                              stream_mode=["custom", "updates"], durability="sync"):
-            if mode == "custom":
-                yield chunk
+        context = replace(self.context, out_dir=self.out_dir)  # the folder as it is now, never a stored one
+        try:
+            for mode, chunk in self._graph.stream(graph_input, self._config, context=context,
+                                                  stream_mode=["custom", "updates"], durability="sync"):
+                if mode == "custom":
+                    yield chunk
+        except (OSError, sqlite3.OperationalError) as error:
+            if not _is_storage(error):
+                raise
+            raise _unwritable(self.out_dir, error) from None
+        self._keep_copy()
+
+    def _keep_copy(self) -> None:
+        """Save the last-good copy once the session waits again; a copy that cannot be made is no failure."""
+        try:
+            store.keep_copy(self._connection, self.out_dir)
+        except (OSError, sqlite3.Error):
+            pass
+
+
+def _is_storage(error: OSError | sqlite3.Error) -> bool:
+    """Tell a full disk or a read-only folder from other errors, which are not this layer's to explain."""
+    if isinstance(error, sqlite3.Error):
+        return any(word in str(error) for word in ("full", "readonly", "read-only", "unable to open"))
+    return error.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM)

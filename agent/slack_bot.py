@@ -72,7 +72,7 @@ class SlackBot:
         self.context_factory = context_factory
         self.lora_roots = lora_roots or Roots.around(None, "the model library's folder")
         """Where LoRA files named by a scene sent in Slack may come from (relative paths start at the first)."""
-        self.out_root = Path(out_root)
+        self.out_root = Path(out_root).absolute()  # the folder as given at startup, whatever the cwd does later
         self.token = token
         self.allow_channels = set(allow_channels) if allow_channels else None
         self.allow_users = set(allow_users) if allow_users else None
@@ -328,6 +328,8 @@ class SlackBot:
         except Exception as error:
             say(f"I could not pick this storyboard up again: {error}")
             return None
+        for notice in session.notices:  # a damaged checkpoint file that was mended on the way in
+            say(f"Note: {notice}")
         kept = record(folder)
         entry = _Thread(session, kept.get("owner", ""))
         with self._lock:
@@ -337,6 +339,16 @@ class SlackBot:
             if kept.get("open"):
                 self._close(key, entry)  # exported just before a restart: the record did not say so yet
         return entry
+
+    def close(self) -> None:
+        """Close every open session, releasing their folders for another process (the bot is shutting down)."""
+        with self._lock:
+            entries = list(self.threads.values())
+            self.threads.clear()
+        for entry in entries:
+            if entry.session is not None:
+                with entry.lock:
+                    entry.session.close()
 
     # --- files ------------------------------------------------------------------------------------------
 

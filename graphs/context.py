@@ -6,6 +6,7 @@ None of it is ever checkpointed; pass the same Context on every invoke, resumes 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from graphs.state import FrameSpec, Scene
@@ -55,3 +56,11 @@ class Context:
     """Checkpoint, LoRA files and weight policy; None when no library is configured."""
     gpu_lock: GpuQueue = GPU_QUEUE
     """Taken in turn by every session's render and repair work, so two sessions never use the GPU at once."""
+    out_dir: Path | None = None
+    """The session's folder, given by the session on every call; never stored, so a moved folder stays whole."""
+
+    def folder(self) -> Path:
+        """Return the folder every file of the session is read from and written to."""
+        if self.out_dir is None:
+            raise RuntimeError("no output folder: pass Context(out_dir=...) on every call of the graph")
+        return self.out_dir

@@ -81,7 +81,7 @@ def check_request(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context
         raise CorrectionError("say what to draw in the region after \"with\"")
     _check_cast(state, ctx, command.prompt)
     try:
-        with Image.open(Path(state.out_dir) / frame.image().path) as image:
+        with Image.open(ctx.folder() / frame.image().path) as image:
             size = image.size
     except OSError:
         raise CorrectionError(f"frame {command.frame}: its image {frame.image().path} is missing or unreadable; "
@@ -110,7 +110,7 @@ def _digest(*parts: object) -> str:
 
 def propose_masks(state: Storyboard, command: Inpaint, ctx: Context) -> dict:
     """Run SAM on a point, save its three masks, and wait for the person to choose one."""
-    out, i = Path(state.out_dir), command.frame
+    out, i = ctx.folder(), command.frame
     frame = state.frames[i]
     image = frame.image()
     masks = ctx.segmenter.point_masks(open_rgb(out, image.path), tuple(command.coords))
@@ -132,7 +132,7 @@ def propose_masks(state: Storyboard, command: Inpaint, ctx: Context) -> dict:
 def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context,
                   on_progress: ProgressFn | None = None) -> dict:
     """Make the mask, inpaint the frame's image with it, and record the results as new versions."""
-    out = Path(state.out_dir)
+    out = ctx.folder()
     i = command.frame
     frame = state.frames[i]
     image = frame.image()

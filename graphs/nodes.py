@@ -64,7 +64,7 @@ def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
     """Render the frames whose image is missing or out of date; leave every other frame alone."""
     ctx = runtime.context
     write = get_stream_writer()
-    out = Path(state.out_dir)
+    out = runtime.context.folder()
     frames = list(state.frames)
     cast = [c.name for c in state.scene.characters]
     for i, frame in enumerate(frames):
@@ -93,7 +93,7 @@ def critique(state: Storyboard, runtime: Runtime[Context]) -> dict:
     settings = ctx.library.critique if ctx.library else CritiqueSettings()
     if not ctx.renderer.follows_prompt:  # fresh seeds cannot bring a sketch closer to its prompt: score, never judge
         settings = replace(settings, threshold=0.0, retries=0, shot_retry=False)
-    out = Path(state.out_dir)
+    out = runtime.context.folder()
     frames = [decide(score_candidates(f, ctx.critic, out), ctx.critic, settings, out) for f in state.frames]
     retrying = [i for i, f in enumerate(frames) if pending_retry(f)]
     for i in retrying:
@@ -110,9 +110,9 @@ def critique(state: Storyboard, runtime: Runtime[Context]) -> dict:
     return {"frames": frames}
 
 
-def publish(state: Storyboard) -> dict:
+def publish(state: Storyboard, runtime: Runtime[Context]) -> dict:
     """Write shot_<i>.png for every frame, the storyboard sheet and storyboard.json."""
-    out = Path(state.out_dir)
+    out = runtime.context.folder()
     for i, frame in enumerate(state.frames):
         atomic.copy_if_changed(out / frame.image().path, out / "frames" / f"shot_{i}.png")
     stale = len(state.frames)
@@ -187,16 +187,16 @@ def inpaint(state: Storyboard, runtime: Runtime[Context]) -> dict:
             "applied": state.applied + [state.pending or ""]}
 
 
-def export(state: Storyboard) -> dict:
+def export(state: Storyboard, runtime: Runtime[Context]) -> dict:
     """Write the formats the person asked for and finish; if one fails, the session stays open to try again."""
     write = get_stream_writer()
-    out = Path(state.out_dir)
+    out = runtime.context.folder()
     try:
         files = write_exports(out, state.exports) if state.exports else []
     except ExportError as error:
         write({"type": "error", "message": f"{error}; nothing is lost: say \"export\" again to retry"})
         return {"done": False, "exports": [], "notice": f"{REFUSED}{error}"}
-    write({"type": "done", "out": state.out_dir,
+    write({"type": "done", "out": str(out),
            "files": [str(out / name) for name in ("storyboard.png", "storyboard.json", "storyboard.pdf")]
            + [str(f) for f in files]})
     return {"done": True}

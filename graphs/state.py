@@ -244,8 +244,6 @@ class Storyboard(BaseModel):
     """The graph's state: one storyboard session."""
 
     scene: Scene
-    out_dir: str
-    """Folder every file of the session is written under."""
     settings: Settings = Settings()
     planner: str = ""
     """Which planner made the plan ("rules", "openai")."""

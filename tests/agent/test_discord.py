@@ -7,8 +7,9 @@ Discord's service cannot be reached from the tests, so each interaction is a Sim
 from __future__ import annotations
 
 import asyncio
-import json
 import io
+import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from unittest.mock import AsyncMock
@@ -250,6 +251,9 @@ def test_no_scene_at_all_gets_a_hint(tree, recorder):
 def test_the_bot_takes_up_a_channel_kept_on_disk(tmp_path, recorder, tree):
     start(tree, recorder)
     _, again = build_bot(lambda scene: Context(planner=RulesPlanner(), renderer=SketchRenderer()), tmp_path)
+    busy = call(again, "status", interaction(recorder))[0]["content"]  # the first bot still writes there
+    assert "could not pick this storyboard up" in busy and f"process {os.getpid()}" in busy
+    asyncio.run(tree.client.close())  # the first bot shuts down, releasing the channel's folder
     assert "3 frames" in call(again, "status", interaction(recorder))[0]["content"]
 
 

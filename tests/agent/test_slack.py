@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -177,6 +178,7 @@ def test_the_per_person_limit_holds_across_a_restart_and_exports_free_a_place(fa
     fake.wait_for(lambda: len(uploaded(fake)) == 1)
     assert json.loads((tmp_path / "C1-100.1" / "slack.json").read_text()) == {"owner": "U1", "open": True}
 
+    first.shotsmith.close()  # the first process ends, releasing its folders
     restarted = make_app(fake, tmp_path, max_sessions_per_user=1)  # a new process: nothing in memory
     deliver(restarted, mention("200.1"), "Ev2")
     fake.wait_for(lambda: len(fake.named("/chat.postMessage")) == 2)
@@ -189,6 +191,19 @@ def test_the_per_person_limit_holds_across_a_restart_and_exports_free_a_place(fa
     deliver(restarted, mention("300.1"), "Ev4")
     fake.wait_for(lambda: len(uploaded(fake)) == 3)
     assert (tmp_path / "C1-300.1" / "session.json").is_file()
+
+
+def test_a_second_bot_on_the_same_folders_is_refused_a_thread_the_first_still_writes(fake, tmp_path):
+    first = make_app(fake, tmp_path)
+    deliver(first, mention("100.1"), "Ev1")
+    fake.wait_for(lambda: len(uploaded(fake)) == 1)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "C1-100.1").rglob("*"))
+    second = make_app(fake, tmp_path)
+    deliver(second, reply("100.2", "frame 0: wide", "100.1"), "Ev2")
+    fake.wait_for(lambda: "could not pick" in fake.named("/chat.postMessage")[-1]["text"])
+    said = fake.named("/chat.postMessage")[-1]["text"]
+    assert f"process {os.getpid()}" in said and "is writing into this folder" in said
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "C1-100.1").rglob("*")) == before
 
 
 def test_a_reply_to_an_exported_thread_after_a_restart_keeps_its_record(fake, tmp_path):

@@ -4,6 +4,7 @@ resuming from a checkpoint on disk, critiques without a scorer, and the Session 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,8 @@ def renderer():
 
 
 @pytest.fixture
-def context(renderer):
-    return Context(planner=RulesPlanner(), renderer=renderer)
+def context(renderer, tmp_path):
+    return Context(planner=RulesPlanner(), renderer=renderer, out_dir=tmp_path)
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def graph():
 
 
 def start(graph, context, scene, out: Path):
-    return graph.invoke(Storyboard(scene=scene, out_dir=str(out)), CONFIG, context=context)
+    return graph.invoke(Storyboard(scene=scene), CONFIG, context=replace(context, out_dir=out))
 
 
 def resume(graph, context, text: str):
@@ -213,7 +214,7 @@ def test_critique_records_that_no_scorer_ran(graph, context, scene, tmp_path):
 
 
 def test_after_correct_routes(scene, tmp_path):
-    base = Storyboard(scene=scene, out_dir=str(tmp_path))
+    base = Storyboard(scene=scene)
     assert after_correct(base.model_copy(update={"done": True})) == "export"
     assert after_correct(base.model_copy(update={"notice": "error: did not understand"})) == "review"
     assert after_correct(base.model_copy(update={"notice": "frame 3 is now a close-up"})) == "lint"
@@ -257,14 +258,14 @@ def test_fresh_graph_on_the_same_sqlite_file_resumes_without_rerendering(scene, 
     first = CountingRenderer()
     connection = sqlite3.connect(database, check_same_thread=False)
     graph = compile_graph(SqliteSaver(connection, serde=serializer()))
-    start(graph, Context(planner=RulesPlanner(), renderer=first), scene, out)
+    start(graph, Context(planner=RulesPlanner(), renderer=first, out_dir=out), scene, out)
     assert first.calls == FRAMES
     before = state_of(graph)
     files = shots(out)
     connection.close()
 
     second = CountingRenderer()
-    context = Context(planner=RulesPlanner(), renderer=second)
+    context = Context(planner=RulesPlanner(), renderer=second, out_dir=out)
     connection = sqlite3.connect(database, check_same_thread=False)
     try:
         graph = compile_graph(SqliteSaver(connection, serde=serializer()))

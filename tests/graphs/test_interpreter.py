@@ -23,7 +23,7 @@ from tools.llm import LLM, LLMConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = load_scene(ROOT / "examples" / "dialogue.toml", {"frames": 3})
-STATE = Storyboard(scene=SCENE, out_dir="unused")
+STATE = Storyboard(scene=SCENE)
 COMMANDS = Command.__args__
 
 

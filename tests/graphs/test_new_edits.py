@@ -297,9 +297,9 @@ def test_clarify_route_renders_nothing(tmp_path, renderer):
     """A question goes straight back to review, like any message that changed nothing."""
     graph = compile_graph(InMemorySaver(serde=serializer()))
     config = {"configurable": {"thread_id": "t"}}
-    context = Context(planner=RulesPlanner(), renderer=renderer)
+    context = Context(planner=RulesPlanner(), renderer=renderer, out_dir=tmp_path)
     scene = load_scene(SCENE_FILE, {"frames": FRAMES})
-    graph.invoke(Storyboard(scene=scene, out_dir=str(tmp_path), settings=Settings(width=SIZE, height=SIZE)),
+    graph.invoke(Storyboard(scene=scene, settings=Settings(width=SIZE, height=SIZE)),
                  config, context=context)
     before = graph.get_state(config).values
     visited = [next(iter(chunk)) for chunk in graph.stream(Command(resume="regenerate"), config, context=context,

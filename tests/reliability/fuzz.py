@@ -167,7 +167,7 @@ def _shown(text: str, limit: int = 40) -> str:
 
 def _fresh() -> Storyboard:
     frames = [Frame(id=f"f{i}", spec=spec) for i, spec in enumerate(RulesPlanner().plan(SCENE))]
-    return Storyboard(scene=SCENE, out_dir="unused", frames=frames, next_id=len(frames))
+    return Storyboard(scene=SCENE, frames=frames, next_id=len(frames))
 
 
 def run_reader(turns: list[str]) -> Tally:

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from chaos import PHASES, run_chaos
 from counting import CountingRenderer
-from langgraph.checkpoint.sqlite import SqliteSaver
 
 import agent.session
 from agent.scene_file import load_scene
 from agent.session import Session
+from agent.store import PruningSaver
 from graphs.context import Context
 from graphs.planner import RulesPlanner
 from tools.animatic import replacing
@@ -45,13 +45,13 @@ def test_a_kill_between_a_steps_writes_and_the_next_checkpoint_is_resumed(tmp_pa
     renderer = CountingRenderer()
     context = Context(planner=RulesPlanner(), renderer=renderer)
 
-    class Dying(SqliteSaver):
+    class Dying(PruningSaver):
         def put(self, config, checkpoint, metadata, new_versions):
             if "render" in checkpoint["versions_seen"]:  # the checkpoint after render, whose writes are saved
                 raise Killed()
             return super().put(config, checkpoint, metadata, new_versions)
 
-    monkeypatch.setattr(agent.session, "SqliteSaver", Dying)
+    monkeypatch.setattr(agent.session, "PruningSaver", Dying)
     session = Session.create(tmp_path / "out", context)
     with pytest.raises(Killed):
         list(session.start(scene))
