@@ -53,13 +53,17 @@ class SessionError(RuntimeError):
     """A session that cannot be opened or continued; the message says why."""
 
 
-def _unwritable(folder: Path, error: OSError | sqlite3.Error) -> SessionError:
-    """One line for a folder that cannot be written: read-only, full, or refused."""
+def _unwritable(folder: Path, error: OSError | sqlite3.Error, started: bool = False) -> SessionError:
+    """One line for a folder that cannot be written: read-only, full, or refused.
+
+    `started` says whether the session has saved a step, so --resume is the way back in.
+    """
     if isinstance(error, OSError) and error.errno == errno.ENOSPC or "full" in str(error):
-        return SessionError(f"{folder}: the disk is full; free some space and run again with --resume "
-                            "(everything finished so far is kept)")
+        again = "again with --resume (everything finished so far is kept)" if started else "again"
+        return SessionError(f"{folder}: the disk is full; free some space and run {again}")
     reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-    return SessionError(f"{folder}: cannot write here ({reason}); expected a folder you can write to")
+    return SessionError(f"{folder}: cannot write here ({reason}); expected a folder you can write to (copy it "
+                        "somewhere writable and go on there)")
 
 
 class Session:
@@ -85,7 +89,7 @@ class Session:
             raise
         except (OSError, sqlite3.Error) as error:
             lock.release()
-            raise _unwritable(out_dir, error) from None
+            raise _unwritable(out_dir, error, started=not fresh) from None
 
     def _open_store(self, fresh: bool) -> None:
         """Open the checkpoint file and read the session back; a damaged file is set aside and mended once."""
@@ -111,8 +115,8 @@ class Session:
             self.notices.append(f"{what}; carrying on from the copy saved when the session last waited for you "
                                 "(only work after that, if any, is lost; frames on disk are reused)")
         else:
-            self.notices.append(f"{what}; no good copy was kept, so the picks and undo history are lost: run "
-                                "again without --resume (frames on disk are reused, not redrawn)")
+            raise SessionError(f"{what}; no good copy was kept, so its picks and undo history are lost: run again "
+                               "without --resume to start afresh (frames on disk are reused, not redrawn)")
         try:
             self._attach(path)
         except (OSError, sqlite3.OperationalError):
@@ -166,7 +170,7 @@ class Session:
             sweep_leftovers(out_dir)
         except OSError as error:
             lock.release()
-            raise _unwritable(out_dir, error) from None
+            raise _unwritable(out_dir, error, started=True) from None
         return cls(out_dir, context, thread_id, lock)
 
     def state(self) -> Storyboard | None:
@@ -221,8 +225,15 @@ class Session:
         except (OSError, sqlite3.OperationalError) as error:
             if not _is_storage(error):
                 raise
-            raise _unwritable(self.out_dir, error) from None
+            raise _unwritable(self.out_dir, error, started=self._saved()) from None
         self._keep_copy()
+
+    def _saved(self) -> bool:
+        """Tell whether a step of the session is saved (reading needs no free space)."""
+        try:
+            return bool(self._graph.get_state(self._config).values)
+        except Exception:
+            return False
 
     def _keep_copy(self) -> None:
         """Save the last-good copy once the session waits again; a copy that cannot be made is no failure."""

@@ -46,7 +46,9 @@ def check(path: Path) -> None:
     if not path.exists():
         return
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # immutable (no locks, no side files) unless a crash left a write-ahead log that must be read too
+        flags = "mode=ro" if path.with_name(path.name + "-wal").exists() else "mode=ro&immutable=1"
+        connection = sqlite3.connect(f"file:{path}?{flags}", uri=True)
         try:
             verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -55,6 +57,8 @@ def check(path: Path) -> None:
         finally:
             connection.close()
     except sqlite3.DatabaseError as error:
+        if "unable to open" in str(error):  # a file this process may not read is not a damaged one
+            raise
         raise StoreDamaged(str(error)) from None
     if verdict != "ok":
         raise StoreDamaged(str(verdict).splitlines()[0])
@@ -79,6 +83,7 @@ def keep_copy(connection: sqlite3.Connection, folder: Path) -> None:
     copy = sqlite3.connect(temporary)
     try:
         connection.backup(copy)
+        copy.execute("PRAGMA journal_mode=DELETE")  # a plain file: reading it back leaves no -wal or -shm beside it
     finally:
         copy.close()
     temporary.replace(target)

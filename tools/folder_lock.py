@@ -45,7 +45,7 @@ class FolderLock:
             os.close(descriptor)
             raise
         self._descriptor: int | None = descriptor
-        command = " ".join(Path(arg).name if i == 0 else arg for i, arg in enumerate(sys.argv[:4]))
+        command = " ".join(Path(arg).name if i == 0 else arg for i, arg in enumerate(sys.argv[:2]))
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()} {command or 'python'}\n".encode("utf-8", "replace"), 0)
 
