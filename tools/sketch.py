@@ -10,11 +10,11 @@ import random
 import re
 import zlib
 from dataclasses import asdict
-from functools import lru_cache
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from prompts.shot_types import shot_by_slug
+from tools.fonts import draw_text, fit, line_height, text_length
 from tools.render import ProgressFn, RenderJob, RenderResult
 from tools.scenery import mix as _mix, paint_backdrop, scaled as _scaled
 
@@ -66,26 +66,6 @@ def caption_height(height: int) -> int:
     return max(14, round(height * 0.07))
 
 
-@lru_cache(maxsize=32)
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow older than 10.1 has only the fixed bitmap font
-        return ImageFont.load_default()
-
-
-
-
-def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: float) -> str:
-    """Shorten text with a trailing '...' until it fits the width."""
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "...", font=font) > width:
-        text = text[:-1]
-    return text + "..."
-
-
-
 def figure_frame(shot_type: str, picture_height: int) -> tuple[float, float]:
     """Return (head top y, head unit in px) that frames a figure for a shot type in a picture."""
     p = picture_height
@@ -134,14 +114,14 @@ def _draw_head(draw, cx: float, top: float, u: float, hair) -> None:
     draw.arc(box(-0.12, 0.66, 0.12, 0.8), 20, 160, fill=(160, 70, 70), width=line * 2)
 
 
-def _draw_label(draw, text: str, colour, x: float, y: float, size: tuple[int, int], font) -> list[int]:
-    """Draw text in a dark box centred on x with its top at y, kept inside the picture."""
-    left, upper, right, lower = draw.textbbox((0, 0), text, font=font)
-    bw, bh = right - left + 4, lower - upper + 4
+def _draw_label(draw, text: str, colour, x: float, y: float, size: tuple[int, int], font: int) -> list[int]:
+    """Draw text (any script, at `font` pixels) in a dark box centred on x with its top at y, kept inside
+    the picture."""
+    bw, bh = round(text_length(text, font)) + 4, line_height(font) + 4
     x0 = round(min(max(x - bw / 2, 1), size[0] - bw - 1))
     y0 = round(min(max(y, 1), size[1] - bh - 1))
     draw.rectangle([x0, y0, x0 + bw, y0 + bh], fill=LABEL_BG)
-    draw.text((x0 + 2 - left, y0 + 2 - upper), text, font=font, fill=colour)
+    draw_text(draw, (x0 + 2, y0 + 2), text, font, colour)
     return [x0, y0, x0 + bw, y0 + bh]
 
 
@@ -149,7 +129,7 @@ def _draw_cast(draw, job: RenderJob, size: tuple[int, int], colours: dict) -> di
     """Draw every figure framed for the shot type, then their name labels on top."""
     w, p = size
     top, u = figure_frame(job.shot_type, p)
-    font = _font(max(8, round(p / 30)))
+    font = max(8, round(p / 30))
     centres = [w * position_x(figure.position) for figure in job.figures]
     for figure, cx in zip(job.figures, centres):
         _draw_body(draw, cx, top, u, colours[figure.name])
@@ -158,12 +138,12 @@ def _draw_cast(draw, job: RenderJob, size: tuple[int, int], colours: dict) -> di
     for figure, cx in zip(job.figures, centres):
         name, colour = figure.name, colours[figure.name]
         if job.shot_type in _WHOLE:  # above the head
-            y = top - 0.2 * u - (draw.textbbox((0, 0), name, font=font)[3] + 6)
+            y = top - 0.2 * u - (line_height(font) + 6)
             label = _draw_label(draw, name, colour, cx, y, size, font)
         elif job.shot_type == "extreme_close_up":  # at the top of the face
             label = _draw_label(draw, name, colour, cx, 4, size, font)
         else:  # beside the head, on the left
-            x = cx - 0.5 * u - draw.textlength(name, font=font) / 2 - 6
+            x = cx - 0.5 * u - text_length(name, font) / 2 - 6
             label = _draw_label(draw, name, colour, x, top + 0.15 * u, size, font)
         figures.append({"name": name, "colour": list(colour), "centre_x": round(cx), "head_top": round(top),
                         "label_box": label})
@@ -205,8 +185,8 @@ def _draw_prop(draw, subject: str, size: tuple[int, int]) -> list[int]:
     else:
         draw.ellipse(box(-0.85, -0.85, 0.85, 0.85), fill=PROP)
         draw.ellipse(box(-0.5, -0.6, -0.15, -0.3), fill=_mix(PROP, (255, 255, 255), 0.5))
-    font = _font(max(8, round(p / 24)))
-    return _draw_label(draw, _fit(draw, subject, font, w - 12), (245, 245, 240), w / 2, p / 2 + 1.05 * s, size, font)
+    font = max(8, round(p / 24))
+    return _draw_label(draw, fit(subject, font, w - 12), (245, 245, 240), w / 2, p / 2 + 1.05 * s, size, font)
 
 
 def _draw_detail(draw, job: RenderJob, size: tuple[int, int], colours: dict) -> dict:
@@ -223,10 +203,10 @@ def _draw_caption(canvas: Image.Image, text: str, p: int) -> None:
     w, h = canvas.size
     draw = ImageDraw.Draw(canvas)
     draw.rectangle([0, p, w, h], fill=STRIP_BG)
-    font, margin = _font(max(8, round((h - p) * 0.55))), max(2, (h - p) // 4)
-    text = _fit(draw, " ".join(text.split()), font, w - 2 * margin)
-    left, upper, _, lower = draw.textbbox((0, 0), text, font=font)
-    draw.text((margin - left, p + (h - p - (lower - upper)) // 2 - upper), text, font=font, fill=STRIP_TEXT)
+    font, margin = max(8, round((h - p) * 0.55)), max(2, (h - p) // 4)
+    text = fit(" ".join(text.split()), font, w - 2 * margin)
+    draw_text(draw, (margin, p + (h - p - line_height(font)) // 2), text, font, STRIP_TEXT,
+                    w - 2 * margin)
 
 
 def render_frame(job: RenderJob, seed: int) -> tuple[Image.Image, dict]:

@@ -14,7 +14,7 @@ import pytest
 from prompts.shot_types import SHOT_TYPES
 from tools.render import Figure, RenderJob
 from tools.scenery import lighting_tints
-from tools.sketch import PALETTE, PROP, SKIN, SketchRenderer, cast_colours, figure_colour
+from tools.sketch import LABEL_BG, PALETTE, PROP, SKIN, SketchRenderer, cast_colours, figure_colour
 
 NAME = "kaitoyosuke"
 RENDERER = SketchRenderer()
@@ -264,7 +264,19 @@ def test_module_imports_only_render_contract_shot_types_and_libraries(module):
     for node in ast.walk(ast.parse(source.read_text())):
         if isinstance(node, ast.ImportFrom):
             assert node.module.split(".")[0] in allowed
-            assert node.module in {"prompts.shot_types", "tools.render", "tools.scenery"} or \
+            assert node.module in {"prompts.shot_types", "tools.render", "tools.scenery", "tools.fonts"} or \
                 node.module.split(".")[0] not in {"prompts", "tools"}
         elif isinstance(node, ast.Import):
             assert all(alias.name.split(".")[0] in allowed for alias in node.names)
+
+
+@pytest.mark.parametrize("first, second", [("ケンタ", "ユウキ"), ("ليلى", "سمير"), ("Алёна", "Борис")])
+def test_names_in_any_script_are_drawn_as_letters_not_boxes(first, second):
+    """Missing glyphs all draw the same box, so two different names would leave the same shape of ink."""
+    labels = []
+    for name in (first, second):
+        result = RENDERER.render(make_job("long", figures=(Figure(name, "man", "centre"),)))
+        x0, y0, x1, y1 = result.info["figures"][0]["label_box"]
+        box = picture(result)[y0:y1 + 1, x0:x1 + 1]
+        labels.append(np.any(box != np.array(LABEL_BG, dtype=np.uint8), axis=-1))  # where ink is, whatever its colour
+    assert labels[0].shape != labels[1].shape or not np.array_equal(labels[0], labels[1])
