@@ -258,10 +258,76 @@ def _edit(draft: _Draft, command: Command, planner: Planner) -> str:
     raise CorrectionError(f"{command.kind} cannot be combined with other changes")
 
 
-def remember(state: Storyboard) -> list[Step]:
-    """Return the undo history with the state as it is now added (the oldest steps drop off past the limit)."""
-    step = Step(frames=state.frames, scene=state.scene, settings=state.settings)
-    return (state.history + [step])[-HISTORY_LIMIT:]
+def remember(state: Storyboard) -> dict:
+    """Return the state update that adds the board as it is now to the undo history.
+
+    The step added holds the whole board, since what the correction will change is not known yet; the step
+    before it is settled against the board as it is now, which is final for it. Past HISTORY_LIMIT steps the
+    oldest drop off, and `forgotten` counts them.
+    """
+    history = list(state.history)
+    if history:
+        history[-1] = settle(history[-1], state)
+    history.append(Step(frames=state.frames, scene=state.scene, settings=state.settings))
+    dropped = max(0, len(history) - HISTORY_LIMIT)
+    return {"history": history[dropped:], "forgotten": state.forgotten + dropped}
+
+
+def _shared(older: list, newer: list) -> int:
+    """Return how many first items two lists have in common."""
+    count = 0
+    for a, b in zip(older, newer):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+def settle(step: Step, newer: Storyboard) -> Step:
+    """Return the step with what the newer board holds as it was left out (Step says how it is kept).
+
+    Only the newest step needs settling. A step settled already is first read back whole against the board, so
+    settling it again keeps what undo would give.
+    """
+    frames, scene, settings = restore(step, newer)
+    now = {frame.id: frame for frame in newer.frames}
+    kept, shared = [], {}
+    for frame in frames:
+        match = now.get(frame.id)
+        count = _shared(frame.versions, match.versions) if match is not None else 0
+        if count == len(frame.versions) and match.model_copy(update={"versions": match.versions[:count]}) == frame:
+            if count < len(match.versions):
+                shared[frame.id] = count
+            continue
+        if count:
+            shared[frame.id] = count
+        kept.append(frame.model_copy(update={"versions": frame.versions[count:]}) if count else frame)
+    order = [frame.id for frame in frames]
+    return Step(frames=kept, settled=True, order=[] if order == [f.id for f in newer.frames] else order,
+                shared=shared, scene=None if scene == newer.scene else scene,
+                settings=None if settings == newer.settings else settings)
+
+
+def restore(step: Step, newer: Storyboard) -> tuple[list[Frame], Scene, Settings]:
+    """Return the frames, scene and settings a step was made from, read against the board that followed it."""
+    scene, settings = step.scene or newer.scene, step.settings or newer.settings
+    if not step.settled:
+        return list(step.frames), scene, settings
+    now = {frame.id: frame for frame in newer.frames}
+    kept = {frame.id: frame for frame in step.frames}
+    frames = []
+    for frame_id in step.ids(newer.frames):
+        match, frame = now.get(frame_id), kept.get(frame_id)
+        count = step.shared.get(frame_id, 0 if frame is not None else len(match.versions) if match else 0)
+        if (frame is None or count) and (match is None or len(match.versions) < count):
+            raise CorrectionError(f"the undo history has lost frame {frame_id}; undo cannot go back further")
+        if frame is None:
+            frames.append(match if count == len(match.versions) else
+                          match.model_copy(update={"versions": match.versions[:count]}))
+        else:
+            frames.append(frame.model_copy(update={"versions": match.versions[:count] + frame.versions})
+                          if count else frame)
+    return frames, scene, settings
 
 
 def apply_commands(state: Storyboard, commands: list[Command], planner: Planner) -> dict:
@@ -275,19 +341,23 @@ def apply_commands(state: Storyboard, commands: list[Command], planner: Planner)
         return {"notice": f"{ASKED}{question.question}"}
     if len(commands) == 1 and isinstance(commands[0], Undo):
         if not state.history:
+            if state.forgotten:
+                raise CorrectionError(f"nothing more to undo: undo goes back over the last {HISTORY_LIMIT} "
+                                      "corrections, and they are all undone")
             raise CorrectionError("nothing to undo yet")
-        last = state.history[-1]
-        return {"frames": last.frames, "scene": last.scene, "settings": last.settings,
+        frames, scene, settings = restore(state.history[-1], state)
+        return {"frames": frames, "scene": scene, "settings": settings,
                 "history": state.history[:-1], "notice": "undid the last correction"}
     if len(commands) == 1 and isinstance(commands[0], Export):
         extra = [f for f in commands[0].formats if f not in ALWAYS_WRITTEN]
         return {"done": True, "exports": extra,
                 "notice": "storyboard exported" + (f" (with {', '.join(extra)})" if extra else "")}
-    taken = {f.id for f in state.frames} | {f.id for step in state.history for f in step.frames}
+    # A settled step with the newer board's order names no ids, and that board's are named further on.
+    taken = {f.id for f in state.frames} | {i for step in state.history for i in step.ids(state.frames)}
     draft = _Draft(scene=state.scene, settings=state.settings, frames=list(state.frames), next_id=state.next_id,
                    taken=taken)
     notes = [_edit(draft, command, planner) for command in commands]
-    update = {"frames": draft.frames, "history": remember(state), "next_id": draft.next_id, "notice": "; ".join(notes)}
+    update = {"frames": draft.frames, **remember(state), "next_id": draft.next_id, "notice": "; ".join(notes)}
     if draft.scene != state.scene:
         update["scene"] = draft.scene
     if draft.settings != state.settings:

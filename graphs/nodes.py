@@ -183,7 +183,7 @@ def inpaint(state: Storyboard, runtime: Runtime[Context]) -> dict:
         write({"type": "error", "message": str(error)})
         return {"inpaint": None, "pending": None, "notice": f"{REFUSED}{error}"}
     write({"type": "message", "message": update["notice"]})
-    return {**update, "history": remember(state), "inpaint": None, "pending": None,
+    return {**update, **remember(state), "inpaint": None, "pending": None,
             "applied": state.applied + [state.pending or ""]}
 
 

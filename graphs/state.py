@@ -233,11 +233,34 @@ class Settings(BaseModel):
 
 
 class Step(BaseModel):
-    """What one correction may change, kept so undo can put it back."""
+    """How the storyboard stood before one correction, kept so undo can put it back.
+
+    A step is read against the board that followed it (the "newer" board). While it is the newest step, and in
+    sessions saved before steps were settled, `frames` is the whole frame list. Once the newer board is final,
+    graphs.edits.settle keeps only what that board does not hold already: a frame the correction left alone is
+    left out, and a frame that is kept drops the versions it shares with the newer frame of the same id. So a
+    step costs about what its correction changed, not the whole board.
+    """
 
     frames: list[Frame]
-    scene: Scene
-    settings: Settings
+    """The frames as they were: all of them, or once settled only those the newer board does not hold as they were."""
+    scene: Scene | None = None
+    """The scene as it was; None when it is the newer board's."""
+    settings: Settings | None = None
+    """The settings as they were; None when they are the newer board's."""
+    settled: bool = False
+    order: list[str] = []
+    """Settled steps: ids of the frames as they were, in order; empty when the newer board has the same order."""
+    shared: dict[str, int] = {}
+    """Settled steps: frame id -> how many first versions of the newer frame of that id the frame had. A frame
+    left out of `frames` and named here had that many; one not named had all of them. A frame kept in `frames`
+    and named here had that many before its own `versions`; one not named had none of them."""
+
+    def ids(self, newer: list[Frame]) -> list[str]:
+        """Return the ids of the frames as they were, in order, given the newer board's frames."""
+        if not self.settled:
+            return [frame.id for frame in self.frames]
+        return self.order or [frame.id for frame in newer]
 
 
 class Storyboard(BaseModel):
@@ -253,7 +276,9 @@ class Storyboard(BaseModel):
     next_id: int = 0
     """Counter for new frame ids."""
     history: list[Step] = []
-    """Frames, scene and settings as they were before each applied correction, for undo."""
+    """How the storyboard stood before each of the last corrections, newest last, for undo (graphs.edits)."""
+    forgotten: int = 0
+    """Corrections that fell off the start of `history` (it keeps graphs.edits.HISTORY_LIMIT)."""
 
     @field_validator("history", mode="before")
     @classmethod
