@@ -56,6 +56,9 @@ def discord_cmd(
             return base
         return replace(base, library=base.library.with_cast(loras))
 
+    out = out.absolute()  # fixed now: a later change of working folder cannot split a channel's session
+    cli.console.print(f"shotsmith discord: keeping each channel's storyboard under {out}", markup=False,
+                      highlight=False, soft_wrap=True)
     client, _ = build_bot(context_for, out, guild, lora_roots(library))
     client.run(token)
 
@@ -102,6 +105,9 @@ def slack(
     def listed(name: str) -> list[str] | None:
         return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()] or None
 
+    out = out.absolute()  # fixed now: a later change of working folder cannot split a thread's session
+    cli.console.print(f"shotsmith slack: keeping each thread's storyboard under {out}", markup=False,
+                      highlight=False, soft_wrap=True)
     app = build_app(context_for, out, token=token, signing_secret=secret,
                     allow_channels=listed("SHOTSMITH_SLACK_CHANNELS"), allow_users=listed("SHOTSMITH_SLACK_USERS"),
                     max_sessions_per_user=max_sessions, lora_roots=lora_roots(library))
