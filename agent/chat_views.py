@@ -10,6 +10,7 @@ from rich.table import Table
 
 from graphs.state import Storyboard
 from prompts.shot_types import shot_by_slug
+from tools.files import STORYBOARD_LIMIT, read_text
 
 PROMPT_WIDTH = 60
 """The most characters of each frame's prompt the plan table shows; a narrow terminal cuts it shorter."""
@@ -57,7 +58,7 @@ def list_sessions(roots: Iterable[Path]) -> list[tuple[Path, str]]:
 
 def _title(folder: Path) -> str:
     try:
-        return str(json.loads((folder / "storyboard.json").read_text(encoding="utf-8"))["title"])
+        return str(json.loads(read_text(folder / "storyboard.json", STORYBOARD_LIMIT, "storyboard.json"))["title"])
     except (OSError, ValueError, KeyError, TypeError):
         return "(nothing drawn yet)"
 

@@ -24,6 +24,7 @@ from graphs.llm_planner import plan_or_rules
 from graphs.state import Settings, Storyboard
 from prompts.lint import lint_plan
 from tools.diffusion import Cancelled
+from tools.files import STORYBOARD_LIMIT, FileRefused, read_text
 from tools.hub import SCHEDULERS
 from tools.library import LibraryError
 from tools.text import clean
@@ -275,9 +276,12 @@ def plan(
 def lint(storyboard: Annotated[Path, typer.Argument(help="storyboard.json, or the output of `shotsmith plan`.")]) -> None:
     """Check every frame prompt against the planning rules; exit 1 if any rule is broken."""
     try:
-        cast, specs = read_plan(json.loads(storyboard.read_text(encoding="utf-8")))
+        text = read_text(storyboard, STORYBOARD_LIMIT, "storyboard.json or plan (JSON)")
+        cast, specs = read_plan(json.loads(text))
     except FileNotFoundError:
         fail(f"{storyboard}: no such file")
+    except FileRefused as error:
+        fail(str(error))
     except (OSError, ValueError) as error:
         fail(f"{storyboard}: {str(error).splitlines()[0]}")
     violations = lint_plan(specs, cast)

@@ -9,7 +9,7 @@ from graphs.context import Context
 from graphs.llm_planner import ROUNDS, OpenAIPlanner
 from graphs.planner import RulesPlanner
 from graphs.state import Scene
-from tools.critique import DEFAULT_CLIP, ClipCritic
+from tools.critique import DEFAULT_CLIP, ClipCritic, check_clip_folder
 from tools.diffusion import DiffusionRenderer
 from tools.hub import ModelSpec, hub_reachable
 from tools.inpaint import Inpainter
@@ -61,6 +61,7 @@ def _critic(library: Library | None) -> tuple[ClipCritic | None, list[str]]:
     if is_hub_id(name) and not hub_reachable(name, "config.json"):
         return None, [f"CLIP model {name} is neither on disk nor reachable, so frames are not scored "
                       "(set [model] clip in library.toml)"]
+    check_clip_folder(name)  # a folder that cannot load is refused now, before anything is planned or drawn
     return ClipCritic(name), []
 
 

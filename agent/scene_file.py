@@ -9,6 +9,8 @@ from pathlib import Path
 from graphs.commands import Refusal
 from graphs.corrections import interpret_rules
 from graphs.state import Character, Scene
+from prompts import vocabulary as vocab
+from prompts.shot_types import find_shot
 from tools.roots import Roots
 from tools.text import clean
 from tools.toml_file import read_toml
@@ -69,6 +71,50 @@ def is_token(name: str) -> bool:
     return bool(_TOKEN.match(name))
 
 
+_SHORTHAND = {"cu", "ecu", "xcu", "mcu", "ms", "fs", "ls", "els", "xls"}
+"""Shot-type abbreviations that are also people's names (Els) or too short to mistake; allowed as tokens."""
+
+
+def token_problem(name: str) -> str | None:
+    """Return why `name` cannot be a character's token, or None when it can.
+
+    A token goes into every prompt before the class word, so it must not read as something else there: a
+    pronoun ("he man walks in"), a shot-type word ("close_up"), a word for a person or a class word ("man"),
+    or a bare number.
+    """
+    word = name.lower()
+    if vocab.PRONOUNS.fullmatch(word):
+        return "is a pronoun"
+    if word.isdigit():
+        return "is a number"
+    if word not in _SHORTHAND and find_shot(word) is not None or word in ("shot", "frame", "panel"):
+        return "is a shot-type word"
+    if vocab.PERSON_NOUNS.fullmatch(word) or word in vocab.MALE_CLASSES | vocab.FEMALE_CLASSES:
+        return "is a class word"
+    return None
+
+
+def _flat(name: str) -> str:
+    """A name as people would say it: case and spacing ignored ("Mrs Hudson" is "MRS  HUDSON")."""
+    return " ".join(name.casefold().split())
+
+
+def _check_cast(cast: list[Character]) -> None:
+    """Refuse a cast where one name could mean two characters: an alias given twice, or another's token."""
+    owner: dict[str, int] = {}
+    for index, person in enumerate(cast):
+        seen = set()
+        for field, said in [("name", person.name)] + [("aliases", a) for a in person.aliases]:
+            flat = _flat(said)
+            if not flat or flat in seen:
+                continue
+            seen.add(flat)
+            if flat in owner:
+                raise SceneError(f"characters[{index}].{field}: {said!r} already names {cast[owner[flat]].name!r}; "
+                                 "expected each name and alias to mean one character")
+            owner[flat] = index
+
+
 def _count(data: dict) -> tuple[int | None, list[int] | None]:
     frames, shots = data.get("frames"), data.get("shots")
     if shots is not None:
@@ -97,11 +143,18 @@ def _character(data: object, index: int, folder: Path, roots: Roots) -> Characte
     name = _text(data, "name", where, required=True)
     if not _TOKEN.match(name):
         raise SceneError(f"{where}name: expected one space-free token such as \"kaitoyosuke\", got {name!r}")
+    if problem := token_problem(name):
+        raise SceneError(f"{where}name: {name!r} {problem}; expected a made-up token such as \"kaitoyosuke\" "
+                         "that means nothing else in a prompt")
     class_word = _text(data, "class", where, required=True)
     aliases = data.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise SceneError(f"{where}aliases: expected a list of names, such as [\"Kaito\"]")
     aliases = [_text({"alias": a}, "alias", where) for a in aliases]
+    for alias in aliases:
+        if vocab.PRONOUNS.fullmatch(alias.strip()):
+            raise SceneError(f"{where}aliases: {alias!r} is a pronoun; pronouns are worked out from the scene, "
+                             "expected a name such as \"Kaito\"")
     lora = _text(data, "lora", where, limit=4096)
     if lora and not roots.holds(folder / lora):
         raise SceneError(roots.refusal(f"{where}lora", lora))
@@ -132,6 +185,7 @@ def parse_scene(data: dict, folder: Path, roots: Roots | None = None) -> Scene:
     names = [c.name.lower() for c in cast]
     if len(set(names)) != len(names):
         raise SceneError("characters: expected each name once, found a repeated name")
+    _check_cast(cast)
     return Scene(title=_text(data, "title", "") or "Untitled scene",
                  description=_text(data, "description", "", required=True, limit=MAX_DESCRIPTION),
                  frames=frames, shots=shots,

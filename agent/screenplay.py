@@ -14,9 +14,11 @@ from pathlib import Path
 
 from fountain import ElementType, FountainParser
 
-from agent.scene_file import SceneError, is_token, parse_scene, text_fields
+from agent.scene_file import SceneError, is_token, parse_scene, text_fields, token_problem
 from graphs.beats import split_sentences
 from graphs.state import Scene, Speech
+from prompts.vocabulary import PRONOUNS
+from tools.files import SCREENPLAY_LIMIT, FileRefused, read_bytes
 from tools.roots import ENV, Roots, env_roots
 from tools.text import clean
 from tools.toml_file import read_toml
@@ -150,6 +152,9 @@ def read_cast(path: Path) -> dict[str, dict[str, str]]:
             if token and not is_token(token):
                 raise SceneError(f"characters.{name}.token: expected one space-free token such as \"horatiosk\", "
                                  f"got {token!r}")
+            if token and (problem := token_problem(token)):
+                raise SceneError(f"characters.{name}.token: {token!r} {problem}; expected a made-up token such as "
+                                 "\"horatiosk\" that means nothing else in a prompt")
             if token and token in (known["token"] for known in cast.values()):
                 raise SceneError(f"characters.{name}.token: {token!r} is already another character's token")
             roots = Roots.around(path.parent, "the cast file's folder")
@@ -164,9 +169,11 @@ def read_cast(path: Path) -> dict[str, dict[str, str]]:
 
 def _read(path: Path) -> tuple[dict, list[ScriptScene]]:
     try:
-        data = path.read_bytes()
+        data = read_bytes(path, SCREENPLAY_LIMIT, "Fountain screenplay")
     except FileNotFoundError:
         raise SceneError(f"{path}: no such screenplay file") from None
+    except FileRefused as error:
+        raise SceneError(str(error)) from None
     except OSError as error:
         raise SceneError(f"{path}: cannot read the file ({error.strerror or error})") from None
     if b"\0" in data:
@@ -290,9 +297,10 @@ def _cast_of(script: ScriptScene, cast: dict[str, dict[str, str]], description: 
         entry = cast.get(_key(name), {})
         token = entry.get("token") or _free_token(name, used)
         used.add(token)
+        aliases = [a for a in dict.fromkeys([name.title(), name.upper(), name]) if not PRONOUNS.fullmatch(a)]
         people.append({"name": token, "class": entry.get("class") or "person",
                        "description": entry.get("description", ""), "lora": entry.get("lora", ""),
-                       "aliases": list(dict.fromkeys([name.title(), name.upper(), name]))})
+                       "aliases": aliases})
     return people
 
 
@@ -300,7 +308,7 @@ def _free_token(name: str, used: set[str]) -> str:
     """A space-free token from a name ("MRS. HUDSON" -> "mrshudson"), numbered when another character has it."""
     flat = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     base = re.sub(r"[^a-z0-9]", "", flat) or "person"
-    token, n = base, 2
+    token, n = (base, 2) if token_problem(base) is None else (f"{base}2", 3)  # a speaker called MAN or SHE
     while token in used:
         token, n = f"{base}{n}", n + 1
     return token

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from agent.config import PLANNERS, RENDERERS
+from tools.files import SCENE_LIMIT, FileRefused, read_text
 
 KEYS = ("scene", "out", "turns", "renderer", "planner", "width", "height", "steps", "candidates", "seed")
 """Every key a turns file may hold; `scene` and `turns` are required."""
@@ -76,10 +77,12 @@ def _load(path: Path) -> dict:
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, SCENE_LIMIT, "turns file (YAML)")
     except FileNotFoundError:
         raise TurnsError(f"{path}: no such turns file") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except FileRefused as error:
+        raise TurnsError(str(error)) from None
+    except OSError as error:
         raise TurnsError(f"{path}: cannot read the turns file ({error})") from None
     try:
         data = yaml.safe_load(text)

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from tools import atomic
+from tools.files import SMALL_LIMIT, read_text
 
 log = logging.getLogger("shotsmith.slack")
 
@@ -59,7 +60,7 @@ class Owners:
 def record(folder: Path) -> dict:
     """Return a thread folder's owner record ({"owner": user, "open": bool}), or {} when it has none."""
     try:
-        data = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))
+        data = json.loads(read_text(folder / OWNER_FILE, SMALL_LIMIT, "owner record (JSON)"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) and isinstance(data.get("owner"), str) else {}

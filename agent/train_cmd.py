@@ -100,6 +100,11 @@ def character(
     if not _TOKEN.match(token):
         _fail(f"TOKEN: expected one word with no spaces, such as kaitoyosuke (letters, digits, - and _); "
               f"got {token!r}")
+    from agent.scene_file import token_problem
+
+    if problem := token_problem(token):
+        _fail(f"TOKEN: {token!r} {problem}; expected a made-up word such as kaitoyosuke that means nothing else "
+              "in a prompt")
     word = (class_word or "").strip()
     if not word or any(ch.isspace() or not ch.isprintable() for ch in word):
         _fail("--class: expected one class word such as man or woman" + (f"; got {class_word!r}" if word else ""))
@@ -279,6 +284,8 @@ def _train(kind: str, name: str, instance_prompt: str, class_prompt: str | None,
         _fail(str(error))
     except KeyboardInterrupt:
         _fail(f"stopped; the checkpoints stay in {out}; run the same command with --resume to go on", 130)
+    for notice in result.notices:
+        _say(f"notice: {notice}")
     if result.resumed_from:
         _say(f"resumed from step {result.resumed_from}")
     if result.class_generated:

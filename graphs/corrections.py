@@ -111,7 +111,11 @@ WHERE_WORDS = {"left": "on the left", "right": "on the right", "centre": "in the
 
 
 def _number(digits: str) -> int:
-    """Read a frame, candidate or setting number; an absurdly long one is refused rather than converted."""
+    """Read a frame, candidate or setting number; an absurdly long one is refused rather than converted.
+
+    Leading zeros are dropped first, so "frame 0001" is frame 1 however many zeros it has.
+    """
+    digits = digits.lstrip("0") or "0"
     if len(digits) > 9:
         raise CorrectionError(f"{digits[:12]}... is too large a number here")
     return int(digits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from graphs.commands import DURATION_RANGE, EXPORT_FORMATS, Command, CorrectionError, SetDuration, SetSetting
@@ -28,8 +29,21 @@ _SETTING_NAMES = {"steps": "steps", "step count": "steps", "guidance": "guidance
                   "scheduler": "scheduler", "sampler": "scheduler"}
 _FORMAT_WORDS = {"sheet": "pdf", "animatic": "mp4", "video": "mp4", "movie": "mp4", "timeline": "otio",
                  "shot list": "csv", "shotlist": "csv", "spreadsheet": "csv", "grid": "png", "data": "json"}
-_DURATION = re.compile(r"^(?:hold(?:\s+it)?\s+(?:for\s+)?|lasts?\s+|duration\s*:?\s*)?(\d{1,4}(?:\.\d+)?)\s*"
-                       r"(?:s|secs?|seconds?)$", re.IGNORECASE)
+_HOLD_LEAD = (r"(?:(?:make\s+it|set\s+it\s+to|hold(?:\s+it)?(?:\s+for)?|lasts?(?:\s+for)?|lasting|for|"
+              r"duration|length|hold\s+time)\s*[:=]?\s*)")
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10, "half a": 0.5, "zero": 0}
+_AMOUNT = (r"[-+]?(?:\d[\d,._']*(?:e[-+]?\d+)?|[.,]\d[\d,._']*(?:e[-+]?\d+)?)|nan|[-+]?inf(?:inity)?|"
+           + "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True)))
+_UNITS = {"ms": 0.001, "msec": 0.001, "msecs": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
+          "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+          "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+          "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600}
+_UNIT = "|".join(sorted(_UNITS, key=len, reverse=True))
+_DURATION = re.compile(rf"^{_HOLD_LEAD}?(?P<amount>{_AMOUNT})\s*(?P<unit>{_UNIT})(?:\s+(?:long|hold))?$",
+                       re.IGNORECASE)
+"""A message that reads as a hold: an amount (digits in any common spelling, or a small number word) and a unit
+of time. It is a duration or a question, never a prompt."""
 _FILLER = {"now", "please", "too", "also", "files", "file", "the", "a", "an", "as", "to", "in"}
 
 def check_setting(name: str, value: int | float | str) -> int | float | str:
@@ -89,15 +103,46 @@ def read_setting(plain: str) -> list[Command] | None:
     return None
 
 
+def _amount(raw: str) -> float | None:
+    """Read the amount of a hold: 2.5, .5, 2,5 (a decimal comma), 1e1, or a word such as "two"; None when
+    it is no plain number (nan, inf, 1,000 which could be one or a thousand, 1.2.3)."""
+    word = " ".join(raw.lower().split())
+    if word in _NUMBER_WORDS:
+        return float(_NUMBER_WORDS[word])
+    if len(raw) > 24 or "_" in raw or "'" in raw:
+        return None
+    if "," in raw:
+        if "." in raw or raw.count(",") > 1 or re.search(r"\d,\d{3}(?!\d)", raw):
+            return None  # 1,000 and 1,5.0 mean different things to different people
+        raw = raw.replace(",", ".")
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def read_duration(number: int, plain: str) -> SetDuration | None:
-    """Return the hold "frame N: 2.5s" asks for frame `number`, or None when `plain` names no duration."""
-    match = _DURATION.match(plain)
+    """Return the hold "frame N: 2.5s" asks for frame `number`, or None when `plain` names no duration.
+
+    A message that reads as a hold but cannot be one (nan s, 2 minutes, 1e-300 seconds) raises CorrectionError
+    with the question to ask, so it never becomes the frame's prompt.
+    """
+    match = _DURATION.match(plain.strip())
     if match is None:
         return None
-    seconds = float(match.group(1))
     low, high = DURATION_RANGE
+    said = " ".join(f"{match.group('amount')} {match.group('unit')}".split())[:40]
+    amount = _amount(match.group("amount"))
+    if amount is None:
+        raise CorrectionError(f"frame {number}: {said!r} does not read as a number of seconds; expected a hold "
+                              f"from {low:g} to {high:g} seconds, such as \"frame {number}: 2.5s\"")
+    seconds = amount * _UNITS[match.group("unit").lower()]
     if not low <= seconds <= high:
-        raise CorrectionError(f"frame {number}: expected a hold from {low:g} to {high:g} seconds, got {seconds:g}")
+        raise CorrectionError(f"frame {number}: expected a hold from {low:g} to {high:g} seconds, got {said}"
+                              + (f" ({seconds:g} s)" if match.group("unit").lower() not in ("s", "sec", "secs",
+                                                                                             "second", "seconds")
+                                 else ""))
     return SetDuration(frame=number, seconds=seconds)
 
 

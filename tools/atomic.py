@@ -7,6 +7,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,13 +15,45 @@ from pathlib import Path
 from PIL import Image
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """Return the process's umask without changing it (Linux lists it in /proc; elsewhere it is set back at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Return the mode a plain new file gets here: 0644 under the usual umask of 022, as open() would give."""
+    return 0o666 & ~_umask()
+
+
+def share(path: Path) -> None:
+    """Give a file another library wrote privately (safetensors writes 0600) the mode of a plain new file."""
+    os.chmod(path, file_mode())
+
+
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically, creating parent folders as needed."""
+    """Write `data` to `path` atomically, creating parent folders as needed.
+
+    The file gets the mode a plain new file would (0644 under the usual umask), not mkstemp's private 0600:
+    storyboards, exports and trained LoRAs are meant to be read by others.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(temporary, 0o644)  # mkstemp makes the file private; a finished storyboard is meant to be shared
         with os.fdopen(handle, "wb") as stream:
+            os.fchmod(stream.fileno(), file_mode())
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())

@@ -13,13 +13,14 @@ twice. The model loads on first use through the model hub and runs under the pro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from prompts.shot_types import SHOT_TYPES, shot_by_slug, shot_description
 from tools.hub import GPU_LOCK, HUB, ModelHub, dtype_name, first_line, offline, pick_device, quiet_libraries
-from tools.library import LibraryError
+from tools.library import LibraryError, is_hub_id
 from tools.render import image_digest
 
 DEFAULT_CLIP = "openai/clip-vit-large-patch14"
@@ -53,17 +54,45 @@ def load_clip(name: str) -> LoadedClip:
     import torch
     from transformers import CLIPModel, CLIPProcessor
 
+    check_clip_folder(name)
     quiet_libraries()
     device = pick_device()
     try:
         model = CLIPModel.from_pretrained(name, dtype=getattr(torch, dtype_name(device)),
                                           local_files_only=offline(), use_safetensors=True)
         processor = CLIPProcessor.from_pretrained(name, local_files_only=offline())
-    except (OSError, ValueError) as error:
-        raise LibraryError(f"model.clip: cannot load {name} ({first_line(error)}); expected a CLIP model "
-                           "as a hub id or a folder with config.json and model.safetensors") from None
+    except torch.OutOfMemoryError:
+        raise
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as error:  # weights that do not fit the config
+        why = first_line(error)
+        if "ignore_mismatched_sizes" in why:  # its own words point at a report that is not shown
+            why = "the weights are not the sizes config.json gives"
+        raise LibraryError(f"model.clip: cannot load {name} ({why}); expected a CLIP model "
+                           f"as a hub id or {_FOLDER}") from None
     model.to(device).eval().requires_grad_(False)
     return LoadedClip(model=model, processor=processor, device=device, scale=float(model.logit_scale.exp()))
+
+
+_FOLDER = "a folder with config.json and model.safetensors that belong together (as save_pretrained writes them)"
+
+
+def check_clip_folder(name: str) -> None:
+    """Refuse a local CLIP folder that cannot load before transformers reads it, in one line naming model.clip.
+
+    Without config.json transformers falls back to the default CLIP sizes and fails on the first weight that
+    does not fit, with a report hundreds of lines long.
+    """
+    if is_hub_id(name):
+        return
+    path = Path(name)
+    if not path.exists():
+        raise LibraryError(f"model.clip: {path} does not exist; expected a CLIP model as a hub id or {_FOLDER}")
+    if not path.is_dir():
+        raise LibraryError(f"model.clip: {path} is not a folder; expected {_FOLDER}")
+    if not (path / "config.json").is_file():
+        raise LibraryError(f"model.clip: {path} has no config.json; expected {_FOLDER}")
+    if not any((path / weights).is_file() for weights in ("model.safetensors", "model.safetensors.index.json")):
+        raise LibraryError(f"model.clip: {path} has no model.safetensors; expected {_FOLDER}")
 
 
 def clip_score(image: np.ndarray, text: np.ndarray) -> float:

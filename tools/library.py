@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from prompts.shot_types import BY_SLUG
+from tools.files import LIBRARY_LIMIT
 from tools.toml_file import read_toml
 
 FILE_NAME = "library.toml"
@@ -283,7 +284,7 @@ def parse_library(data: dict, folder: Path, source: str | None = None) -> Librar
 
 def load_library(path: Path) -> Library:
     """Read and validate a library.toml; raise LibraryError with one line naming the file and key."""
-    data = read_toml(path, LibraryError, "library")
+    data = read_toml(path, LibraryError, "library", LIBRARY_LIMIT)
     try:
         return parse_library(data, path.parent, str(path))
     except LibraryError as error:

@@ -11,6 +11,7 @@ import io
 import warnings
 from pathlib import Path
 
+from tools.files import LORA_LIMIT, FileRefused, read_bytes
 from tools.hub import PICKLE_SUFFIXES, Loaded, first_line
 from tools.library import LibraryError
 from tools.render import Adapter
@@ -36,7 +37,10 @@ def read_lora(path: str, allow_pickle: bool = False) -> dict:
                         "(pass --allow-pickle to load it anyway)")
     if file.suffix not in PICKLE_SUFFIXES + (".safetensors",):
         raise LoraError(f"{path}: expected a .safetensors LoRA file")
-    data = file.read_bytes()
+    try:
+        data = read_bytes(file, LORA_LIMIT, "LoRA file")
+    except (OSError, FileRefused) as error:
+        raise LoraError(f"{path}: cannot read the LoRA file ({error})") from None
     try:
         if file.suffix == ".safetensors":
             state = load(data)

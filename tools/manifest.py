@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 
 from tools.atomic import write_bytes
+from tools.files import LIBRARY_LIMIT, FileRefused, read_bytes
 from tools.library import LibraryError, load_library, parse_library
 from tools.toml_file import read_toml
 
@@ -111,9 +112,12 @@ def _ended(lines: list[str], at: int, newline: str) -> list[str]:
 
 def _edit(path: Path, name: tuple[str, ...], values: dict[str, str]) -> None:
     """Set `values` in table `name` of the manifest at `path`, checked before the file is replaced."""
-    original = read_toml(path, LibraryError, "library")
+    original = read_toml(path, LibraryError, "library", LIBRARY_LIMIT)
     load_library(path)  # a manifest that is already broken is reported as it is, not blamed on this edit
-    raw = path.read_bytes()
+    try:
+        raw = read_bytes(path, LIBRARY_LIMIT, "library file (TOML)")
+    except (OSError, FileRefused) as error:  # it changed since it was read just above
+        raise LibraryError(f"{path}: cannot read the file ({error})") from None
     text = raw.decode("utf-8")
     newline = "\r\n" if "\r\n" in text else "\n"
     edited = "".join(_set_keys(text.splitlines(keepends=True), name, dict(values), newline))

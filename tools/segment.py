@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tools.files import SMALL_LIMIT, read_text
 from tools.hub import GPU_LOCK, HUB, ModelHub, first_line, pick_device
 from tools.library import LibraryError
 from tools.masks import Mask, check_box, check_point
@@ -80,7 +81,7 @@ def sam_config(kind: str) -> SamConfig:
     if not path.is_file():
         raise LibraryError(f"model.sam_type: {kind!r} is neither a preset nor an existing file; {_KIND_HINT}")
     try:
-        values = json.loads(path.read_text(encoding="utf-8"))
+        values = json.loads(read_text(path, SMALL_LIMIT, "SAM size file (JSON)"))
         if not isinstance(values, dict):
             raise ValueError("the file does not hold a JSON object")
         unknown = sorted(set(values) - {f.name for f in fields(SamConfig)})
@@ -89,7 +90,7 @@ def sam_config(kind: str) -> SamConfig:
         if "global_attn_indexes" in values:
             values["global_attn_indexes"] = tuple(values["global_attn_indexes"])
         config = SamConfig(**values)
-    except (ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError) as error:
         raise LibraryError(f"model.sam_type: {path} cannot be read ({first_line(error)}); {_KIND_HINT}") from None
     problem = _size_problem(config)
     if problem:

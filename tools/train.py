@@ -19,11 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tools import class_images
-from tools.atomic import write_json
+from tools.atomic import share, write_json
 from tools.hub import (PICKLE_SUFFIXES, check_source, checkpoint_family, first_line, offline, pick_device,
                        quiet_libraries)
 from tools.library import LibraryError
-from tools.train_checkpoints import (checkpoints, load_checkpoint, lora_parts,
+from tools.train_checkpoints import (checkpoints, load_checkpoint, lora_parts, resume_from,
                                      save_checkpoint, write_validation)
 from tools.train_data import Example, fit_image
 from tools.train_settings import Trainee, TrainError, TrainResult, TrainSettings
@@ -172,10 +172,10 @@ def train(settings: TrainSettings, examples: list[Example], on_step: Callable[[i
     base = load_base(settings)
     class_dir, extra, generated = _class_images(settings, base[0])
     trainee = prepare(settings, base)
-    start, loss = 0, None
+    start, loss, notices = 0, None, []
     if settings.resume:
-        state = load_checkpoint(trainee, found[-1][1])
-        start, loss = state["step"], state["loss"]
+        state, notices = resume_from(trainee, out)
+        start, loss = state["step"], state.get("loss")
         for group in trainee.optimizer.param_groups:  # loading restored the old run's rate; --lr now wins
             group["lr"] = settings.lr
     noise_scheduler = DDPMScheduler.from_config(trainee.pipe.scheduler.config)
@@ -205,7 +205,7 @@ def train(settings: TrainSettings, examples: list[Example], on_step: Callable[[i
                 write_validation(trainee, settings, step)
     step = max(start, settings.steps)
     settings_file = _write_outputs(trainee, settings, lora, step, loss, class_dir)
-    return TrainResult(lora, settings_file, step, losses, prompts, class_dir, generated, start)
+    return TrainResult(lora, settings_file, step, losses, prompts, class_dir, generated, start, notices)
 
 
 def example_index(seed: int, step: int, count: int) -> int:
@@ -321,6 +321,7 @@ def _write_outputs(trainee: Trainee, settings: TrainSettings, lora: Path, step: 
     temporary = f".{lora.name}.tmp"
     StableDiffusionPipeline.save_lora_weights(save_directory=str(lora.parent), weight_name=temporary,
                                               safe_serialization=True, **layers)
+    share(lora.parent / temporary)  # safetensors writes 0600; a LoRA is meant to be shared like the storyboards
     os.replace(lora.parent / temporary, lora)
     document = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(settings).items()}
     document.update(step=step, final_loss=loss, device=trainee.device, dtype=str(trainee.dtype).removeprefix("torch."),

@@ -9,7 +9,8 @@ import re
 import shutil
 from pathlib import Path
 
-from tools.atomic import write_json, write_png
+from tools.atomic import share, write_json, write_png
+from tools.files import SMALL_LIMIT, read_text
 from tools.hub import first_line
 from tools.train_settings import TrainError, Trainee, TrainSettings
 
@@ -41,6 +42,7 @@ def save_checkpoint(trainee: Trainee, out: Path, step: int, loss: float | None) 
     for prefix, part in lora_parts(trainee):
         layers.update({f"{prefix}.{k}": v.detach().contiguous() for k, v in get_peft_model_state_dict(part).items()})
     save_file(layers, str(temporary / "lora.safetensors"))
+    share(temporary / "lora.safetensors")  # safetensors writes its files private
     torch.save(trainee.optimizer.state_dict(), temporary / "optimizer.pt")
     torch.save({"generator": trainee.generator.get_state(), "scaler": trainee.scaler.state_dict()},
                temporary / "random.pt")
@@ -52,13 +54,54 @@ def save_checkpoint(trainee: Trainee, out: Path, step: int, loss: float | None) 
     return folder
 
 
-def load_checkpoint(trainee: Trainee, folder: Path) -> dict:
-    """Restore LoRA weights, optimizer state and random state from a checkpoint; return its state.json."""
+class CheckpointDamaged(TrainError):
+    """A checkpoint whose files cannot be read back (cut short by a crash or a full disk)."""
+
+
+def read_checkpoint(folder: Path) -> tuple[dict, dict, dict, dict]:
+    """Read every file of a checkpoint without touching a model: (LoRA layers, optimizer, random state, state.json).
+
+    Raises CheckpointDamaged naming the file that cannot be read; nothing else is judged here.
+    """
     import torch
-    from peft.utils import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    layers = load_file(str(folder / "lora.safetensors"))
+    def damaged(name: str, error: BaseException) -> CheckpointDamaged:
+        return CheckpointDamaged(f"{folder / name}: damaged ({first_line(error) or type(error).__name__}); "
+                                 "expected a file a finished checkpoint wrote")
+
+    try:
+        layers = load_file(str(folder / "lora.safetensors"))
+    except Exception as error:  # safetensors raises its own error type for a cut-off file
+        raise damaged("lora.safetensors", error) from None
+    loaded = []
+    for name in ("optimizer.pt", "random.pt"):
+        try:
+            loaded.append(torch.load(folder / name, map_location="cpu", weights_only=True))
+        except Exception as error:  # a cut-off zip, a bad pickle, a missing file: each its own type
+            raise damaged(name, error) from None
+    try:
+        state = json.loads(read_text(folder / "state.json", SMALL_LIMIT, "checkpoint state (JSON)"))
+        if not isinstance(state, dict) or isinstance(state.get("step"), bool) or not isinstance(state.get("step"), int):
+            raise ValueError("no whole step number")
+    except (OSError, ValueError) as error:
+        raise damaged("state.json", error) from None
+    optimizer, random_state = loaded
+    if not isinstance(optimizer, dict) or not isinstance(random_state, dict) or "generator" not in random_state:
+        raise CheckpointDamaged(f"{folder}: the optimizer or random state holds something else; expected the "
+                                "files a finished checkpoint wrote")
+    return layers, optimizer, random_state, state
+
+
+def load_checkpoint(trainee: Trainee, folder: Path) -> dict:
+    """Restore LoRA weights, optimizer state and random state from a checkpoint; return its state.json.
+
+    Raises CheckpointDamaged when a file cannot be read, before anything is restored, and TrainError when the
+    files read but do not fit the trainee (another --rank or --text-encoder).
+    """
+    from peft.utils import set_peft_model_state_dict
+
+    layers, optimizer, random_state, state = read_checkpoint(folder)
     try:
         for prefix, part in lora_parts(trainee):
             mine = {k[len(prefix) + 1:]: v for k, v in layers.items() if k.startswith(prefix + ".")}
@@ -66,15 +109,36 @@ def load_checkpoint(trainee: Trainee, folder: Path) -> dict:
                 raise ValueError(f"no {prefix} LoRA weights")
             set_peft_model_state_dict(part, mine)
         # map_location: a checkpoint written on a GPU carries on anywhere; the optimizer moves its state over
-        trainee.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True))
-        random_state = torch.load(folder / "random.pt", map_location="cpu", weights_only=True)
+        trainee.optimizer.load_state_dict(optimizer)
         trainee.generator.set_state(random_state["generator"])
-        if random_state["scaler"] and trainee.scaler.is_enabled():  # the scaler runs only in float16
+        if random_state.get("scaler") and trainee.scaler.is_enabled():  # the scaler runs only in float16
             trainee.scaler.load_state_dict(random_state["scaler"])
-    except (RuntimeError, ValueError, KeyError) as error:
+    except (RuntimeError, ValueError, KeyError, TypeError) as error:
         raise TrainError(f"{folder}: the checkpoint does not fit these settings ({first_line(error)}); "
                          "expected the same --rank and --text-encoder as the run that wrote it") from None
-    return json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    return state
+
+
+def resume_from(trainee: Trainee, out: Path) -> tuple[dict, list[str]]:
+    """Restore the newest checkpoint under out/checkpoints that can be read; return its state.json and notices.
+
+    A damaged checkpoint (a file cut short) is moved aside as out/checkpoints/damaged-step-N and the one
+    before it is tried, so a crash while saving costs the steps since the previous checkpoint, not the run.
+    Raises TrainError when none can be read, or when one reads but does not fit these settings.
+    """
+    notices = []
+    for step, folder in reversed(checkpoints(out)):
+        try:
+            state = load_checkpoint(trainee, folder)
+        except CheckpointDamaged as error:
+            aside = folder.with_name(f"damaged-step-{step}")
+            shutil.rmtree(aside, ignore_errors=True)
+            os.replace(folder, aside)
+            notices.append(f"{error}; moved it aside to {aside.name} and went back to the checkpoint before it")
+            continue
+        return state, notices
+    raise TrainError(f"--resume: no checkpoint under {Path(out) / 'checkpoints'} can be read "
+                     f"({'; '.join(notices) or 'none found'}); expected a run without --resume")
 
 
 def lora_parts(trainee: Trainee) -> list[tuple[str, object]]:

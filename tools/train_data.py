@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from tools.files import SMALL_LIMIT, FileRefused, read_bytes
 from tools.library import LibraryError
 from tools.text import clean
 
@@ -88,9 +89,12 @@ def _caption(path: Path) -> tuple[str | None, str | None]:
     if not text_file.is_file():
         return None, None
     try:
-        text = " ".join(clean(text_file.read_text(encoding="utf-8", errors="replace")).split())
+        raw = read_bytes(text_file, SMALL_LIMIT, "caption (text)")
+    except FileRefused as error:
+        return None, f"caption file {text_file.name} {str(error).split(': ', 1)[-1]}"
     except OSError as error:
         return None, f"caption file {text_file.name} cannot be read ({error.strerror or error})"
+    text = " ".join(clean(raw.decode("utf-8", errors="replace")).split())
     return text, None if text else f"caption file {text_file.name} is empty"
 
 

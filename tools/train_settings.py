@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.library import LibraryError
@@ -62,6 +62,8 @@ class TrainResult:
     class_dir: Path | None
     class_generated: int
     resumed_from: int
+    notices: list[str] = field(default_factory=list)
+    """What the person should know about the run, such as a damaged checkpoint set aside on resuming."""
 
 
 @dataclass

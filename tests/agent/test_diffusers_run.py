@@ -316,16 +316,16 @@ def test_clip_critique_runs_with_the_diffusers_renderer(cli, tmp_path, tiny_sd, 
         assert critique["clip_score"] == max(v["clip_score"] for v in frame["versions"])
 
 
-def test_a_folder_that_is_not_clip_stops_with_one_line_and_resume_finishes(cli, tmp_path, tiny_sd, tiny_clip):
+def test_a_folder_that_is_not_clip_stops_the_run_before_drawing_with_one_line(cli, tmp_path, tiny_sd, tiny_clip):
     scene = project(tmp_path, tiny_sd, shots=[2, 6], extra="[critique]\nthreshold = 0\n")
     (tmp_path / "not-clip").mkdir()
     path = tmp_path / "library.toml"
     path.write_text(path.read_text().replace("[model]\n", '[model]\nclip = "not-clip"\n'))
     line = error_line(cli("run", scene, "--out", tmp_path / "out", *FAST))
-    assert "model.clip" in line and "not-clip" in line and "--resume" in line
-    assert len(list((tmp_path / "out" / "frames" / "versions").glob("*.png"))) == 2
+    assert "model.clip" in line and "not-clip" in line and "config.json" in line
+    assert not list((tmp_path / "out").glob("frames/versions/*.png"))  # refused before an hour of drawing, not after
     path.write_text(path.read_text().replace('clip = "not-clip"', f'clip = "{tiny_clip}"'))
-    result = cli("run", scene, "--out", tmp_path / "out", *FAST, "--resume")
+    result = cli("run", scene, "--out", tmp_path / "out", *FAST)
     assert result.exit_code == 0, result.output
     assert all(f["critique"]["clip_score"] is not None for f in document(tmp_path / "out")["frames"])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -198,6 +199,44 @@ def test_refusals_are_one_line(first_run, tiny_sd, tmp_path):
         assert "CUDA" in _refusal(settings_for(tiny_sd, tmp_path, precision="fp16"), pictures)
     wrong_rank = replace(done, rank=4, steps=6, resume=True)
     assert "does not fit" in _refusal(wrong_rank, pictures)
+
+
+def test_a_damaged_checkpoint_falls_back_to_the_one_before_it(tiny_sd, tmp_path):
+    settings = settings_for(tiny_sd, tmp_path, class_prompt=None, validation_images=0)
+    first = train(settings, examples(CAPTIONS))  # checkpoints at steps 2 and 4
+    optimizer = settings.out / "checkpoints" / "step-4" / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[:200])  # cut short, as a crash or a full disk leaves it
+    resumed = train(replace(settings, steps=6, resume=True), examples(CAPTIONS))
+    assert (resumed.resumed_from, resumed.step, len(resumed.losses)) == (2, 6, 4)
+    [notice] = resumed.notices
+    assert "step-4/optimizer.pt: damaged" in notice and "damaged-step-4" in notice and "\n" not in notice
+    assert (settings.out / "checkpoints" / "damaged-step-4" / "optimizer.pt").is_file()
+    assert [step for step, _ in checkpoints(settings.out)] == [4, 6]
+    assert resumed.losses[:2] == pytest.approx(first.losses[2:], rel=1e-5)  # steps 3 and 4 again, exactly
+
+
+def test_resuming_when_every_checkpoint_is_damaged_says_so(tiny_sd, tmp_path):
+    settings = settings_for(tiny_sd, tmp_path, class_prompt=None, validation_images=0)
+    train(settings, examples(CAPTIONS))
+    for _, folder in checkpoints(settings.out):
+        (folder / "lora.safetensors").write_bytes(b"\0" * 10)
+    message = _refusal(replace(settings, steps=6, resume=True), examples(CAPTIONS))
+    assert message.startswith("--resume: no checkpoint") and "lora.safetensors: damaged" in message
+    assert "does not fit these settings" not in message
+
+
+def test_trained_files_get_the_mode_of_a_plain_new_file(tiny_sd, tmp_path):
+    old = os.umask(0o022)
+    try:
+        result = train(settings_for(tiny_sd, tmp_path, class_prompt=None, steps=2, validation_images=1),
+                       examples(CAPTIONS))
+    finally:
+        os.umask(old)
+    out = result.lora.parent
+    written = [result.lora, result.settings_file, *(out / "validation").iterdir(),
+               *checkpoints(out)[-1][1].iterdir()]
+    modes = {path.name: oct(path.stat().st_mode & 0o777) for path in written}
+    assert set(modes.values()) == {"0o644"}, modes
 
 
 def test_a_loss_that_is_not_finite_stops_the_run(tiny_sd, tmp_path):
