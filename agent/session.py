@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import re
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -227,6 +229,7 @@ class Session:
                 raise
             raise _unwritable(self.out_dir, error, started=self._saved()) from None
         self._keep_copy()
+        _settle_heap()
 
     def _saved(self) -> bool:
         """Tell whether a step of the session is saved (reading needs no free space)."""
@@ -241,6 +244,23 @@ class Session:
             store.keep_copy(self._connection, self.out_dir)
         except (OSError, sqlite3.Error):
             pass
+
+
+_SETTLED = threading.Event()
+
+
+def _settle_heap() -> None:
+    """Once the process's first turn is done, put what it holds by then (modules, models, the first board) out of
+    the garbage collector's reach.
+
+    Python's full collection walks every object that can hold others; on a long storyboard each correction made one,
+    and it spent a tenth of a second on modules and model layers that live as long as the process. Frozen objects
+    are still freed when nothing refers to them; only a cycle among them would stay.
+    """
+    if not _SETTLED.is_set():
+        _SETTLED.set()
+        gc.collect()
+        gc.freeze()
 
 
 def _is_storage(error: OSError | sqlite3.Error) -> bool:

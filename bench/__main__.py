@@ -13,7 +13,7 @@ import sys
 import time
 
 NAMES = {"overhead": "overhead", "adapters": "adapters", "candidates": "candidates", "sam": "sam",
-         "end-to-end": "end_to_end", "memory": "memory"}
+         "end-to-end": "end_to_end", "memory": "memory", "checkpoint": "checkpoint"}
 
 
 def usage() -> str:

@@ -151,7 +151,7 @@ def start_clock() -> Clock:
     clock.wrap(tools.atomic, "write_png", "files")  # single images: the sheet's PNG goes under "sheet"
     clock.wrap(tools.atomic, "copy_if_changed", "files")
     clock.wrap(graphs.scoring, "open_rgb", "files")  # CLIP reads the candidates back from disk
-    clock.wrap(graphs.nodes, "compose_grid", "sheet")
+    clock.wrap(graphs.nodes, "write_grid", "sheet")
     clock.wrap(graphs.nodes, "write_exports", "sheet")
     return clock
 
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "orchestration s = total - model s; overhead = orchestration / model",
         "loading (ModelHub.resident's first reads, LoRA loading) counts as orchestration and is most of the cold "
         "run's; image files = writing each candidate PNG (fsynced), copying the shots, reading them back for CLIP; "
-        "sheet + PDF = compose_grid and write_exports; the rest is the graph, its SQLite checkpoints, LoRA switching",
+        "sheet + PDF = write_grid and write_exports; the rest is the graph, its SQLite checkpoints, LoRA switching",
         f"library.toml sets [critique] retries = 0 so each run draws exactly {FRAMES} x {CANDIDATES} images; a plain "
         "run does no SAM or inpainting (only corrections do)",
     ]

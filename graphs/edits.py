@@ -295,7 +295,8 @@ def settle(step: Step, newer: Storyboard) -> Step:
     for frame in frames:
         match = now.get(frame.id)
         count = _shared(frame.versions, match.versions) if match is not None else 0
-        if count == len(frame.versions) and match.model_copy(update={"versions": match.versions[:count]}) == frame:
+        if match is not None and count == len(frame.versions) \
+                and match.model_copy(update={"versions": match.versions[:count]}) == frame:
             if count < len(match.versions):
                 shared[frame.id] = count
             continue

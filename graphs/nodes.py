@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -19,13 +21,13 @@ from graphs.inpainting import check_request, inpaint_frame, propose_masks
 from graphs.interpreter import interpret
 from graphs.llm_planner import plan_or_rules
 from graphs.planner import RulesPlanner
-from graphs.rendering import bring_up_to_date, caption, job_for, needs_drawing
+from graphs.rendering import bring_up_to_date, caption, job_for, job_key, needs_drawing
 from graphs.repair import repair_prompt
 from graphs.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
-from graphs.state import Critique, Frame, Storyboard
-from prompts.lint import lint_plan
+from graphs.state import Critique, Frame, FrameSpec, Storyboard
+from prompts.lint import Violation, lint_frame, lint_plan
 from tools import atomic
-from tools.grid import Panel, compose_grid
+from tools.grid import Panel, write_grid
 from tools.exports import write_exports
 from tools.library import CritiqueSettings
 from tools.shot_list import ExportError
@@ -48,16 +50,49 @@ def planner_for(state: Storyboard, ctx: Context) -> Planner:
     return ctx.planner if ctx.planner.name == state.planner or not state.planner else RulesPlanner()
 
 
+_LINTED: OrderedDict[tuple, tuple] = OrderedDict()
+"""(cast, frame spec) -> its mended prompt and the rules it still breaks, for frames linted before. A correction
+to one frame of a long storyboard then lints one frame, not all of them."""
+_LINTED_MOST = 20_000
+_LINTED_LOCK = threading.Lock()
+
+
+def _linted(cast: tuple, spec: FrameSpec, people: list) -> tuple[str, tuple]:
+    """Return a spec's mended prompt and the (rule, reason) pairs the mended spec breaks, kept for next time."""
+    key = (cast, spec.model_dump_json())
+    known = _LINTED.get(key)
+    if known is None:
+        fixed = repair_prompt(spec.prompt, spec.shot_type, people)
+        mended = spec if fixed == spec.prompt else spec.model_copy(update={"prompt": fixed})
+        known = fixed, tuple((v.rule, v.reason) for v in lint_frame(0, mended, people))
+        with _LINTED_LOCK:  # sessions of a bot lint side by side
+            _LINTED[key] = known
+            while len(_LINTED) > _LINTED_MOST:
+                _LINTED.popitem(last=False)
+    return known
+
+
 def lint(state: Storyboard) -> dict:
     """Mend what can be mended in each prompt and record the rules still broken."""
-    cast = state.scene.characters
-    frames = []
+    people = state.scene.characters
+    cast = tuple((c.name, c.class_word) for c in people)
+    frames, found = [], {}
     for frame in state.frames:
-        fixed = repair_prompt(frame.spec.prompt, frame.spec.shot_type, cast)
-        frames.append(frame.model_copy(update={"spec": frame.spec.model_copy(update={"prompt": fixed})}))
-    violations = lint_plan([f.spec for f in frames], cast)
-    frames = [f.model_copy(update={"lint": [v for v in violations if v.frame == i]}) for i, f in enumerate(frames)]
-    return {"frames": frames}
+        fixed, broken = _linted(cast, frame.spec, people)
+        if fixed != frame.spec.prompt:
+            frame = frame.model_copy(update={"spec": frame.spec.model_copy(update={"prompt": fixed})})
+        found[id(frame.spec)] = broken
+        frames.append(frame)
+
+    def lint_one(index: int, spec: FrameSpec, _cast) -> list[Violation]:
+        return [Violation(frame=index, rule=rule, reason=reason) for rule, reason in found[id(spec)]]
+
+    violations = lint_plan([f.spec for f in frames], people, lint_one)
+    out = []
+    for i, frame in enumerate(frames):
+        mine = [v for v in violations if v.frame == i]
+        out.append(frame if frame.lint == mine else frame.model_copy(update={"lint": mine}))
+    return {"frames": out}
 
 
 def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
@@ -73,10 +108,11 @@ def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
         def notice(text: str, i: int = i) -> None:
             write({"type": "notice", "message": f"frame {i}: {text}"})
         job = job_for(i, frame, state.settings, cast, ctx.library)
+        key = job_key(job, ctx.renderer)
         turn = (ctx.gpu_lock.turn(lambda ahead: write({"type": "queue", "ahead": ahead}))
-                if needs_drawing(frame, job, ctx.renderer, out) else nullcontext())  # nothing to draw: no queue place
+                if needs_drawing(frame, job, ctx.renderer, out, key) else nullcontext())  # nothing to draw: no queue place
         with turn:
-            frames[i], status = bring_up_to_date(frame, job, ctx.renderer, out, progress, notice)
+            frames[i], status = bring_up_to_date(frame, job, ctx.renderer, out, progress, notice, key)
         write({"type": "frame", "frame": i, "frames": len(frames), "status": status,
                "path": frames[i].image().path})
     return {"frames": frames, "renderer": ctx.renderer.name}
@@ -121,7 +157,7 @@ def publish(state: Storyboard, runtime: Runtime[Context]) -> dict:
         stale += 1
     panels = [Panel(out / "frames" / f"shot_{i}.png", caption(i, f), _short(f.spec.action))
               for i, f in enumerate(state.frames)]
-    atomic.write_png(out / "storyboard.png", compose_grid(panels, state.scene.title))
+    write_grid(out / "storyboard.png", panels, state.scene.title)
     atomic.write_json(out / "storyboard.json", storyboard_document(state))
     write = get_stream_writer()
     try:

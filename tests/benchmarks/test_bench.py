@@ -25,9 +25,14 @@ def bench(*argv: str) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
+SHORT = {"checkpoint": ["--corrections", "12", "--long-board", "20"]}
+"""Smaller sizes for benchmarks whose full run takes minutes; the table is the same shape."""
+
+
+@pytest.mark.long
 @pytest.mark.parametrize("name", list(NAMES))
 def test_each_benchmark_prints_its_table(name: str) -> None:
-    done = bench(name, "--device", "cpu")
+    done = bench(name, "--device", "cpu", *SHORT.get(name, []))
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     heading = next(i for i, line in enumerate(lines) if line.startswith(f"### {name}: "))

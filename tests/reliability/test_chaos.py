@@ -25,6 +25,7 @@ from tools.animatic import replacing
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.long
 def test_killed_sessions_resume_to_the_same_storyboard(tmp_path, tiny_sd, tiny_clip, tiny_sam, tiny_inpaint):
     models = {"base": tiny_sd, "clip": tiny_clip, "sam": tiny_sam[0], "sam_type": tiny_sam[1], "inpaint": tiny_inpaint}
     figures = run_chaos(kills=len(PHASES), seed=1, work_dir=tmp_path, models=models)

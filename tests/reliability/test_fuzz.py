@@ -20,6 +20,7 @@ def test_any_turn_is_read_and_applied_in_memory_without_an_unhandled_exception(t
     assert not tally.unhandled and not tally["out_of_shape"]
 
 
+@pytest.mark.long
 def test_generated_turns_through_the_graph_leave_every_session_waiting():
     turns = fuzz.generate_turns(1000, 7)
     reader = fuzz.run_reader(turns)
