@@ -6,17 +6,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphs.context import Context
-from graphs.llm_planner import ROUNDS, OpenAIPlanner
-from graphs.planner import RulesPlanner
+from graphs.planning.llm_planner import ROUNDS, OpenAIPlanner
+from graphs.planning.planner import RulesPlanner
 from graphs.state import Scene
 from tools.critique import DEFAULT_CLIP, ClipCritic, check_clip_folder
-from tools.diffusion import DiffusionRenderer
-from tools.hub import ModelSpec, hub_reachable
-from tools.inpaint import Inpainter
-from tools.library import Library, LibraryError, find_library, is_hub_id, load_library
+from tools.render.diffusion import DiffusionRenderer
+from tools.models.hub import ModelSpec, hub_reachable
+from tools.repair.inpaint import Inpainter
+from tools.models.library import Library, LibraryError, find_library, is_hub_id, load_library
 from tools.llm import LLM, LLMConfig
-from tools.segment import Segmenter, guess_sam_type, sam_config
-from tools.sketch import SketchRenderer
+from tools.repair.segment import Segmenter, guess_sam_type, sam_config
+from tools.render.sketch import SketchRenderer
 
 PLANNERS = ("auto", "rules", "openai")
 RENDERERS = ("auto", "sketch", "diffusers")

@@ -20,9 +20,9 @@ from agent.store import PruningSaver
 from graphs.context import Context
 from graphs.state import Scene, Settings, Storyboard
 from graphs.storyboard import compile_graph, serializer
-from tools import atomic
-from tools.folder_lock import FolderBusy, FolderLock
-from tools.text import clean
+from tools.files import atomic
+from tools.files.folder_lock import FolderBusy, FolderLock
+from tools.files.text import clean
 
 Event = dict
 """What a session reports while it works: {"type": "plan" | "progress" | "frame" | "published" | "message" |

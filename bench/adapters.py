@@ -2,7 +2,7 @@
 
 Twelve frames cycle through the 4 shot types, each with one or two of the 3 characters, so all 7
 LoRAs take turns. The product loads every LoRA once and then only switches the frame's adapters on
-at their weights (tools.loras.activate). The study's way removes every loaded LoRA and reads the
+at their weights (tools.models.loras.activate). The study's way removes every loaded LoRA and reads the
 frame's files from disk again before switching them on. Targets: a switch costs at most 1/20 of a
 reload, and at most 2 % of rendering one image.
 """
@@ -23,7 +23,7 @@ TO_IMAGE = 0.02
 
 def frames(library) -> list:
     """Return (shot type, prompt, adapters) for each frame: shot types in turn, one or two characters each."""
-    from tools.adapters import adapters_for
+    from tools.models.adapters import adapters_for
 
     chosen = []
     for index in range(FRAMES):
@@ -45,11 +45,11 @@ def unload(loaded) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     opts, _ = options(__doc__.splitlines()[0], argv)
-    from tools.diffusion import DiffusionRenderer
-    from tools.hub import GPU_LOCK, ModelHub, ModelSpec
-    from tools.library import load_library
-    from tools.loras import activate, ensure_loaded
-    from tools.render import RenderJob
+    from tools.render.diffusion import DiffusionRenderer
+    from tools.models.hub import GPU_LOCK, ModelHub, ModelSpec
+    from tools.models.library import load_library
+    from tools.models.loras import activate, ensure_loaded
+    from tools.render.job import RenderJob
 
     table = Table("adapters", f"per-frame set_adapters against reloading the LoRAs, {FRAMES} frames, "
                   f"{len(SHOTS)} shot types, {len(CAST)} characters", opts,
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                   verdict(to_reload, TO_RELOAD), to_image,
                   verdict(to_image, TO_IMAGE, applies=opts.device == "cuda" or opts.full_size))
     table.notes += [
-        f"switch = tools.loras.activate, as the product calls it per frame; reload = unload_lora_weights, read the "
+        f"switch = tools.models.loras.activate, as the product calls it per frame; reload = unload_lora_weights, read the "
         f"frame's files and load them again, then activate; both summed over the {FRAMES} frames (median of 3 "
         f"passes after one to warm up) and divided by {FRAMES}",
         f"loading all {len(every)} LoRAs once, as the product does before the first frame: {load_all:.3g} s",

@@ -20,9 +20,9 @@ TARGET = 1.3
 
 def main(argv: list[str] | None = None) -> int:
     opts, _ = options(__doc__.splitlines()[0], argv)
-    from tools.diffusion import DiffusionRenderer
-    from tools.hub import ModelHub, ModelSpec
-    from tools.render import Adapter, RenderJob
+    from tools.render.diffusion import DiffusionRenderer
+    from tools.models.hub import ModelHub, ModelSpec
+    from tools.render.job import Adapter, RenderJob
 
     table = Table("candidates", f"{COUNT} candidates in one batched call against {COUNT} one-image calls", opts,
                   ("mode", "batched s", "sequential s", "batched images/s", "sequential images/s",
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         for mode in opts.modes():
             renderer = DiffusionRenderer(ModelSpec(base=str(models.base)), hub=ModelHub())
             if mode == "compiled":
-                from tools.hub import GPU_LOCK
+                from tools.models.hub import GPU_LOCK
 
                 with GPU_LOCK:
                     compiled(renderer.hub.pipeline(renderer.model))

@@ -92,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     opts, args = options(__doc__.splitlines()[0], argv, more)
     corrections, long_board = max(4, args.corrections), max(2, min(200, args.long_board))
     window, undos = min(10, corrections // 2), min(50, corrections)
-    from agent.scene_file import load_scene
+    from agent.scenes.scene_file import load_scene
     from agent.session import Session
     from graphs.context import Context
-    from graphs.planner import RulesPlanner
+    from graphs.planning.planner import RulesPlanner
     from graphs.state import Settings
-    from tools.sketch import SketchRenderer
+    from tools.render.sketch import SketchRenderer
 
     settings = Settings(width=opts.size, height=opts.size)
     renderer = TimedRenderer(SketchRenderer())

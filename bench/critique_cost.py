@@ -64,9 +64,9 @@ def main() -> None:
     from results_table import record_row
 
     from tools.critique import ClipCritic
-    from tools.diffusion import DiffusionRenderer
-    from tools.hub import ModelHub, ModelSpec, quiet_libraries
-    from tools.render import Adapter, RenderJob
+    from tools.render.diffusion import DiffusionRenderer
+    from tools.models.hub import ModelHub, ModelSpec, quiet_libraries
+    from tools.render.job import Adapter, RenderJob
 
     quiet_libraries()
     hub = ModelHub()

@@ -42,7 +42,7 @@ def image_cells(seconds: float, images: int, opts) -> tuple:
 
 def storyboard_rows(table: Table, opts, folder: Path) -> str:
     """Time the diffusers storyboard cold, warm, and compiled when asked; return the base model's path."""
-    from tools.library import load_library
+    from tools.models.library import load_library
 
     library, scene = prepare(folder, opts.full_size)
     images = FRAMES * CANDIDATES
@@ -65,9 +65,9 @@ def storyboard_rows(table: Table, opts, folder: Path) -> str:
 
 def single_rows(table: Table, opts, base: str) -> None:
     """Time one image alone, median of 3 after a warm-up, eager and compiled when asked (a hub of its own)."""
-    from tools.diffusion import DiffusionRenderer
-    from tools.hub import GPU_LOCK, ModelHub, ModelSpec
-    from tools.render import RenderJob
+    from tools.render.diffusion import DiffusionRenderer
+    from tools.models.hub import GPU_LOCK, ModelHub, ModelSpec
+    from tools.render.job import RenderJob
 
     job = RenderJob(prompt=PROMPT, negative_prompt="blurry", shot_type="close_up", seed=7, width=opts.size,
                     height=opts.size, candidates=1, steps=opts.steps)

@@ -125,7 +125,7 @@ def build_models(folder: Path, full_size: bool, parts: tuple[str, ...] = ALL) ->
     Full-size models take a minute or more each to build and gigabytes of disk, so each benchmark
     asks only for what it loads.
     """
-    from tools.hub import quiet_libraries
+    from tools.models.hub import quiet_libraries
 
     quiet_libraries()
     folder.mkdir(parents=True, exist_ok=True)

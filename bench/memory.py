@@ -54,11 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     from tools.critique import ClipCritic
-    from tools.diffusion import DiffusionRenderer
-    from tools.hub import GPU_LOCK, ModelHub, ModelSpec
-    from tools.inpaint import Inpainter, InpaintJob
-    from tools.render import Adapter, RenderJob
-    from tools.segment import Segmenter, sam_config
+    from tools.render.diffusion import DiffusionRenderer
+    from tools.models.hub import GPU_LOCK, ModelHub, ModelSpec
+    from tools.repair.inpaint import Inpainter, InpaintJob
+    from tools.render.job import Adapter, RenderJob
+    from tools.repair.segment import Segmenter, sam_config
 
     table = Table("memory", "base + inpainting + CLIP + SAM resident, then each used once", opts,
                   ("step", "in use GB", "added GB", "peak so far GB", "target GB", "verdict"))

@@ -46,7 +46,7 @@ def prepare(folder: Path, full_size: bool) -> tuple[Path, Path]:
 def make_run(library: Path, scene: Path):
     """Return a fresh Context (renderer, CLIP critic, empty caches) over the process's resident models."""
     from agent.config import make_context, read_library
-    from agent.scene_file import load_scene
+    from agent.scenes.scene_file import load_scene
 
     story = load_scene(scene)
     return story, make_context(planner="rules", renderer="diffusers", library=read_library(library, scene, story))
@@ -77,7 +77,7 @@ def run_storyboard(library: Path, scene: Path, out: Path, size: int, steps: int)
 def compile_and_warm(library: Path, scene: Path, out: Path, size: int, steps: int) -> None:
     """Put the resident pipeline's UNet and VAE under torch.compile, then run the storyboard once, untimed,
     so every shape and LoRA combination it meets is compiled before a timed run."""
-    from tools.hub import GPU_LOCK, HUB
+    from tools.models.hub import GPU_LOCK, HUB
 
     _, choice = make_run(library, scene)
     with GPU_LOCK:
@@ -130,11 +130,11 @@ def start_clock() -> Clock:
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
     import graphs.nodes
-    import graphs.scoring
-    import tools.atomic
-    import tools.diffusion
+    import graphs.frames.scoring
+    import tools.files.atomic
+    import tools.render.diffusion
     from tools.critique import ClipCritic
-    from tools.hub import ModelHub
+    from tools.models.hub import ModelHub
 
     clock = Clock()
     for pipeline in (StableDiffusionPipeline, StableDiffusionInpaintPipeline):
@@ -146,11 +146,11 @@ def start_clock() -> Clock:
         clock.wrap(SamPredictor, "set_image", "model")
         clock.wrap(SamPredictor, "predict", "model")
     clock.wrap(ModelHub, "resident", "loading")  # only a first use reads weights; later ones are a dict look-up
-    clock.wrap(tools.diffusion, "ensure_loaded", "loading")
-    clock.wrap(tools.atomic, "write_pngs", "files")  # a frame's candidates, encoded side by side, fsynced
-    clock.wrap(tools.atomic, "write_png", "files")  # single images: the sheet's PNG goes under "sheet"
-    clock.wrap(tools.atomic, "copy_if_changed", "files")
-    clock.wrap(graphs.scoring, "open_rgb", "files")  # CLIP reads the candidates back from disk
+    clock.wrap(tools.render.diffusion, "ensure_loaded", "loading")
+    clock.wrap(tools.files.atomic, "write_pngs", "files")  # a frame's candidates, encoded side by side, fsynced
+    clock.wrap(tools.files.atomic, "write_png", "files")  # single images: the sheet's PNG goes under "sheet"
+    clock.wrap(tools.files.atomic, "copy_if_changed", "files")
+    clock.wrap(graphs.frames.scoring, "open_rgb", "files")  # CLIP reads the candidates back from disk
     clock.wrap(graphs.nodes, "write_grid", "sheet")
     clock.wrap(graphs.nodes, "write_exports", "sheet")
     return clock

@@ -54,7 +54,7 @@ def build_library(folder: Path, scene: Path, env: dict) -> Path:
     """Write the tiny model, its LoRAs and library.toml under `folder`; return the manifest path."""
     from tiny_models import write_lora, write_sd_folder
 
-    from tools.hub import quiet_libraries
+    from tools.models.hub import quiet_libraries
 
     quiet_libraries()  # no shard-writing progress bars in the benchmark's output
     plan = planned(scene, env)

@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from PIL import Image
 
-    from tools.hub import ModelHub
-    from tools.segment import Segmenter, sam_config
+    from tools.models.hub import ModelHub
+    from tools.repair.segment import Segmenter, sam_config
 
     table = Table("sam", "k box prompts on one image against k full predictions", opts,
                   ("k", "one s", "extra box s", "k on one image s", "k full s", "(k on one)/one", "target",

@@ -12,12 +12,12 @@ from typing import Protocol
 from graphs.state import FrameSpec, Scene
 from prompts.shot_types import ShotType
 from tools.critique import ClipCritic
-from tools.gpu_queue import GPU_QUEUE, GpuQueue
-from tools.inpaint import Inpainter
-from tools.library import Library
+from tools.models.gpu_queue import GPU_QUEUE, GpuQueue
+from tools.repair.inpaint import Inpainter
+from tools.models.library import Library
 from tools.llm import LLM
-from tools.render import Renderer
-from tools.segment import Segmenter
+from tools.render.job import Renderer
+from tools.repair.segment import Segmenter
 
 
 class Planner(Protocol):

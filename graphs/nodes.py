@@ -14,23 +14,23 @@ from langgraph.types import interrupt
 
 from graphs.context import Context, Planner
 from graphs.commands import ASKED, REFUSED, ChooseMask, Clarify, CorrectionError, Inpaint, Refusal
-from graphs.dialogue import attach
-from graphs.document import storyboard_document
-from graphs.edits import apply_commands, remember
-from graphs.inpainting import check_request, inpaint_frame, propose_masks
-from graphs.interpreter import interpret
-from graphs.llm_planner import plan_or_rules
-from graphs.planner import RulesPlanner
-from graphs.rendering import bring_up_to_date, caption, job_for, job_key, needs_drawing
-from graphs.repair import repair_prompt
-from graphs.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
+from graphs.planning.dialogue import attach
+from graphs.frames.document import storyboard_document
+from graphs.corrections.edits import apply_commands, remember
+from graphs.frames.inpainting import check_request, inpaint_frame, propose_masks
+from graphs.corrections.interpreter import interpret
+from graphs.planning.llm_planner import plan_or_rules
+from graphs.planning.planner import RulesPlanner
+from graphs.frames.rendering import bring_up_to_date, caption, job_for, job_key, needs_drawing
+from graphs.planning.mend import repair_prompt
+from graphs.frames.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
 from graphs.state import Critique, Frame, FrameSpec, Storyboard
 from prompts.lint import Violation, lint_frame, lint_plan
-from tools import atomic
-from tools.grid import Panel, write_grid
-from tools.exports import write_exports
-from tools.library import CritiqueSettings
-from tools.shot_list import ExportError
+from tools.files import atomic
+from tools.export.grid import Panel, write_grid
+from tools.export.exports import write_exports
+from tools.models.library import CritiqueSettings
+from tools.export.shot_list import ExportError
 
 
 def plan(state: Storyboard, runtime: Runtime[Context]) -> dict:

@@ -237,7 +237,7 @@ class Step(BaseModel):
 
     A step is read against the board that followed it (the "newer" board). While it is the newest step, and in
     sessions saved before steps were settled, `frames` is the whole frame list. Once the newer board is final,
-    graphs.edits.settle keeps only what that board does not hold already: a frame the correction left alone is
+    graphs.corrections.edits.settle keeps only what that board does not hold already: a frame the correction left alone is
     left out, and a frame that is kept drops the versions it shares with the newer frame of the same id. So a
     step costs about what its correction changed, not the whole board.
     """
@@ -276,9 +276,9 @@ class Storyboard(BaseModel):
     next_id: int = 0
     """Counter for new frame ids."""
     history: list[Step] = []
-    """How the storyboard stood before each of the last corrections, newest last, for undo (graphs.edits)."""
+    """How the storyboard stood before each of the last corrections, newest last, for undo (graphs.corrections.edits)."""
     forgotten: int = 0
-    """Corrections that fell off the start of `history` (it keeps graphs.edits.HISTORY_LIMIT)."""
+    """Corrections that fell off the start of `history` (it keeps graphs.corrections.edits.HISTORY_LIMIT)."""
 
     @field_validator("history", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from langgraph.graph.state import CompiledStateGraph
 from graphs import nodes
 from graphs.context import Context
 from graphs.commands import unchanged
-from graphs.scoring import pending_retry
+from graphs.frames.scoring import pending_retry
 from graphs.state import STATE_MODELS, Storyboard
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli.app import app
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach a model hub, whatever the machine allows
 for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SHOTSMITH_LLM_MODEL"):  # the rules planner unless a test asks

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tools.render import ProgressFn, RenderJob, RenderResult
-from tools.sketch import SketchRenderer
+from tools.render.job import ProgressFn, RenderJob, RenderResult
+from tools.render.sketch import SketchRenderer
 
 
 class CountingRenderer(SketchRenderer):

@@ -99,7 +99,7 @@ def write_full_size_sam(folder: Path) -> Path:
     import torch
     from safetensors.torch import save_file
 
-    from tools.segment import build_sam, sam_config
+    from tools.repair.segment import build_sam, sam_config
 
     torch.manual_seed(0)
     state = build_sam(sam_config("vit_b")).state_dict()

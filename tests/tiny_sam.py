@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from tools.segment import SamConfig, build_sam
+from tools.repair.segment import SamConfig, build_sam
 
 TINY_SAM = SamConfig(embed_dim=32, depth=1, num_heads=2, global_attn_indexes=(), img_size=64, patch_size=16,
                      window_size=0, out_chans=16, mlp_ratio=2.0, mask_in_chans=4, decoder_depth=1,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = ROOT / "examples" / "investigation.toml"

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from tools.folder_lock import LOCK_NAME, FolderLock
+from agent.cli.app import app
+from tools.files.folder_lock import LOCK_NAME, FolderLock
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = ROOT / "examples" / "investigation.toml"

@@ -6,13 +6,13 @@ import threading
 import time
 from pathlib import Path
 
-from agent.scene_file import load_scene
+from agent.scenes.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
-from graphs.planner import RulesPlanner
+from graphs.planning.planner import RulesPlanner
 from graphs.state import Settings
-from tools.gpu_queue import GpuQueue
-from tools.sketch import SketchRenderer
+from tools.models.gpu_queue import GpuQueue
+from tools.render.sketch import SketchRenderer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-import graphs.edits
-from agent.scene_file import load_scene
+import graphs.corrections.edits
+from agent.scenes.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
-from graphs.planner import RulesPlanner
-from graphs.corrections import interpret_rules
+from graphs.planning.planner import RulesPlanner
+from graphs.corrections.rules import interpret_rules
 from graphs.state import Frame, Settings, Storyboard
 from graphs.storyboard import serializer
-from tools.sketch import SketchRenderer
+from tools.render.sketch import SketchRenderer
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = ROOT / "examples" / "investigation.toml"
@@ -89,7 +89,7 @@ def test_a_settled_step_keeps_only_the_frame_its_correction_changed(tmp_path, co
 
 
 def test_undo_past_the_kept_steps_says_how_far_it_goes(tmp_path, context, monkeypatch):
-    monkeypatch.setattr(graphs.edits, "HISTORY_LIMIT", 3)
+    monkeypatch.setattr(graphs.corrections.edits, "HISTORY_LIMIT", 3)
     session = open_board(tmp_path / "out", context, frames=2)
     try:
         for number in range(5):
@@ -110,5 +110,5 @@ def test_settling_a_step_whose_undrawn_frame_was_removed_keeps_it_for_undo():
     frames = [Frame(id=f"f{i}", spec=spec) for i, spec in enumerate(RulesPlanner().plan(scene))]
     state = Storyboard(scene=scene, frames=frames, next_id=len(frames))
     for text in ("remove 0", "remove 0", "undo", "undo"):
-        state = state.model_copy(update=graphs.edits.apply_commands(state, interpret_rules(text), RulesPlanner()))
+        state = state.model_copy(update=graphs.corrections.edits.apply_commands(state, interpret_rules(text), RulesPlanner()))
     assert state.frames == frames

@@ -13,16 +13,16 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from agent.scene_file import load_scene
+from agent.scenes.scene_file import load_scene
 from agent.session import Session, SessionError
 from graphs.context import Context
 from graphs.commands import CorrectionError, Export, Regenerate, Remove, Rewrite, SetShot, Swap, Undo
-from graphs.corrections import parse_correction
-from graphs.planner import RulesPlanner
+from graphs.corrections.rules import parse_correction
+from graphs.planning.planner import RulesPlanner
 from graphs.state import Storyboard
 from graphs.storyboard import after_correct, compile_graph, serializer
 from prompts.shot_types import SHOT_TYPES
-from tools.sketch import SketchRenderer
+from tools.render.sketch import SketchRenderer
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE_FILE = ROOT / "examples" / "investigation.toml"

@@ -37,14 +37,14 @@ from slack_sdk import WebClient  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
 from agent.config import make_context, read_library  # noqa: E402
-from agent.slack_bot import build_app  # noqa: E402
-from agent.slack_owners import record  # noqa: E402
+from agent.bots.slack import build_app  # noqa: E402
+from agent.bots.slack_owners import record  # noqa: E402
 from tools.critique import ClipCritic  # noqa: E402
-from tools.diffusion import DiffusionRenderer  # noqa: E402
-from tools.gpu_queue import GpuQueue  # noqa: E402
-from tools.hub import GPU_LOCK  # noqa: E402
-from tools.library import load_library  # noqa: E402
-from tools.render import RenderJob  # noqa: E402
+from tools.render.diffusion import DiffusionRenderer  # noqa: E402
+from tools.models.gpu_queue import GpuQueue  # noqa: E402
+from tools.models.hub import GPU_LOCK  # noqa: E402
+from tools.models.library import load_library  # noqa: E402
+from tools.render.job import RenderJob  # noqa: E402
 
 SECRET, LIMIT, WAIT = "concurrency-secret", 2, 600.0
 """Signing secret, max_sessions_per_user, and the seconds one step of a thread may take."""

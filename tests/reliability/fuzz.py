@@ -27,19 +27,19 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from agent.scene_file import load_scene
+from agent.scenes.scene_file import load_scene
 from agent.session import Session, SessionError
 from graphs.commands import ChooseMask, Clarify, Command, CorrectionError, Inpaint, Refusal
 from graphs.context import Context
-from graphs.corrections import interpret_rules
-from graphs.edits import apply_commands
-from graphs.interpreter import interpret
-from graphs.llm_planner import OpenAIPlanner, plan_or_rules
-from graphs.planner import RulesPlanner
+from graphs.corrections.rules import interpret_rules
+from graphs.corrections.edits import apply_commands
+from graphs.corrections.interpreter import interpret
+from graphs.planning.llm_planner import OpenAIPlanner, plan_or_rules
+from graphs.planning.planner import RulesPlanner
 from graphs.state import Frame, Settings, Storyboard
 from prompts.shot_types import BY_SLUG, SHOT_TYPES
 from tools.llm import LLM, LLMConfig
-from tools.sketch import SketchRenderer
+from tools.render.sketch import SketchRenderer
 
 TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:

@@ -23,14 +23,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.scene_file import SceneError, load_scene, scene_from_message, token_problem
+from agent.cli.app import app
+from agent.scenes.scene_file import SceneError, load_scene, scene_from_message, token_problem
 from graphs.commands import DURATION_RANGE, Clarify, SetDuration, SetShot
-from graphs.corrections import interpret_rules
-from tools import atomic
-from tools.files import FileRefused, read_bytes, read_text
-from tools.library import LibraryError
-from tools.shot_list import HOLD_RANGE, ExportError, read_board
+from graphs.corrections.rules import interpret_rules
+from tools.files import atomic
+from tools.files.bounded import FileRefused, read_bytes, read_text
+from tools.models.library import LibraryError
+from tools.export.shot_list import HOLD_RANGE, ExportError, read_board
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = ROOT / "examples" / "investigation.toml"
@@ -351,7 +351,7 @@ def test_a_pronoun_alias_is_refused(tmp_path):
 
 
 def test_a_screenplay_speaker_called_man_or_she_gets_a_token_of_its_own(tmp_path):
-    from agent.screenplay import scene_from_screenplay
+    from agent.scenes.screenplay import scene_from_screenplay
 
     path = tmp_path / "script.fountain"
     path.write_text("INT. HALL - DAY\n\nA man waits.\n\nMAN\nHello.\n\nSHE\nHi.\n", encoding="utf-8")
@@ -387,7 +387,7 @@ def test_a_clip_folder_without_config_is_one_line(clip_without_config):
     from PIL import Image
 
     from tools.critique import ClipCritic
-    from tools.hub import ModelHub
+    from tools.models.hub import ModelHub
 
     with pytest.raises(LibraryError) as caught:
         ClipCritic(str(clip_without_config), hub=ModelHub()).scores([Image.new("RGB", (32, 32))], "a test")
@@ -400,7 +400,7 @@ def test_clip_weights_that_do_not_fit_their_config_are_one_line(clip_without_con
     from transformers import CLIPConfig
 
     from tools.critique import ClipCritic
-    from tools.hub import ModelHub
+    from tools.models.hub import ModelHub
 
     CLIPConfig().save_pretrained(clip_without_config)  # the default sizes, not the tiny model's
     with pytest.raises(LibraryError) as caught:

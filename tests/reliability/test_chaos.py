@@ -15,12 +15,12 @@ from chaos import PHASES, run_chaos
 from counting import CountingRenderer
 
 import agent.session
-from agent.scene_file import load_scene
+from agent.scenes.scene_file import load_scene
 from agent.session import Session
 from agent.store import PruningSaver
 from graphs.context import Context
-from graphs.planner import RulesPlanner
-from tools.animatic import replacing
+from graphs.planning.planner import RulesPlanner
+from tools.export.animatic import replacing
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 import fuzz
 from agent.session import Session
 from graphs.context import Context
-from graphs.planner import RulesPlanner
-from tools.sketch import SketchRenderer
+from graphs.planning.planner import RulesPlanner
+from tools.render.sketch import SketchRenderer
 
 
 @settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))

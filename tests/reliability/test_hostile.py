@@ -15,8 +15,8 @@ import pytest
 import torch
 from tiny_models import write_lora, write_pickle_lora
 
-from agent.scene_file import SceneError, scene_from_message
-from tools.roots import ENV
+from agent.scenes.scene_file import SceneError, scene_from_message
+from tools.files.roots import ENV
 
 SCENE = """\
 title = "The door"
@@ -119,7 +119,7 @@ def test_a_scene_cannot_name_a_checkpoint(cli, tmp_path, table):
 
 
 def test_a_chat_scene_resolves_and_checks_loras_against_the_given_roots(tmp_path):
-    from tools.roots import Roots
+    from tools.files.roots import Roots
 
     library = tmp_path / "library"
     write_lora(library / "loras" / "kaito.safetensors", 1)

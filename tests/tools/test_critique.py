@@ -11,8 +11,8 @@ from PIL import Image
 
 from prompts.shot_types import SHOT_TYPES, shot_by_slug
 from tools.critique import ClipCritic, clip_score, likeness, outliers, repeats
-from tools.hub import ModelHub
-from tools.library import CritiqueSettings, LibraryError, parse_library
+from tools.models.hub import ModelHub
+from tools.models.library import CritiqueSettings, LibraryError, parse_library
 
 PROMPT = "Close up of kaitoyosuke man reading a letter by the window, soft daylight"
 

@@ -1,0 +1,62 @@
+"""The `shotsmith export` command: write a finished storyboard as a PDF sheet, shot list, animatic and timeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tools.export.exports import FILES, Options, write_exports
+from tools.files.folder_lock import FolderBusy, FolderLock
+from tools.export.shot_list import ExportError
+
+DEFAULT_FORMATS = "pdf,csv,json,mp4,gif,otio"
+
+
+def export(
+    folder: Annotated[Path, typer.Argument(help="A storyboard's output folder (the one holding storyboard.json).")],
+    format: Annotated[str, typer.Option("--format", help=f"Comma-separated formats: {', '.join(FILES)}.")
+                      ] = DEFAULT_FORMATS,
+    panels: Annotated[int, typer.Option(help="Panels per PDF page, 1 to 12.")] = 6,
+    orientation: Annotated[str, typer.Option(help="PDF page orientation: landscape or portrait.")] = "landscape",
+    captions: Annotated[bool, typer.Option(help="Burn frame numbers, shot types and lines into the animatic.")
+                        ] = False,
+    push_in: Annotated[bool, typer.Option(help="A slow push-in on wide shots in the animatic.")] = False,
+    timeline: Annotated[str, typer.Option(help="Extra timeline formats besides .otio, comma-separated "
+                                                "(e.g. edl,xml), as the installed OpenTimelineIO adapters allow.")
+                        ] = "",
+) -> None:
+    """Write the storyboard in FOLDER in the formats crews use, next to its images."""
+    from agent.cli import app as cli  # imported here: agent.cli.app registers this command at its end, so it must load first
+
+    formats = [f.strip().lower().lstrip(".") for f in format.split(",") if f.strip()]
+    if not formats:
+        cli.fail(f"--format: expected some of {', '.join(FILES)}")
+    extra = tuple(f".{t.strip().lower().lstrip('.')}" for t in timeline.split(",") if t.strip())
+    if extra and "otio" not in formats:
+        formats.append("otio")
+    options = Options(panels=panels, orientation=orientation, captions=captions, push_in=push_in,
+                      timeline_formats=extra)
+    folder = folder.absolute()
+    lock = None
+    if folder.is_dir():  # a missing folder is write_exports' to explain
+        try:
+            lock = FolderLock(folder)  # a run still drawing here would change the board under the export
+        except FolderBusy as error:
+            cli.fail(str(error))
+        except OSError as error:
+            cli.fail(f"{folder}: cannot write the exports here ({error.strerror or error}); expected a folder you "
+                     "can write to (copy it somewhere writable and export the copy)")
+    try:
+        written = write_exports(folder, list(dict.fromkeys(formats)), options)
+    except ExportError as error:
+        cli.fail(str(error))
+    except OSError as error:
+        cli.fail(f"{folder}: the exports could not be written ({error.strerror or error}); files written before "
+                 "this stay, and the others are unchanged", 1)
+    finally:
+        if lock is not None:
+            lock.release()
+    for path in written:
+        cli.console.print(f"wrote {path}", markup=False, highlight=False)

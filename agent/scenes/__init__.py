@@ -1,0 +1,1 @@
+"""Where scenes come from: scene files (TOML) and Fountain screenplays."""

@@ -1,0 +1,1 @@
+"""Chat corrections: reading a message as edit commands and applying them to the storyboard."""

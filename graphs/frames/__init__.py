@@ -1,0 +1,1 @@
+"""Work on frames: rendering them, scoring them, repairing them, and storyboard.json."""

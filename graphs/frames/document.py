@@ -1,0 +1,61 @@
+"""storyboard.json: the state written out for people and other tools, and read back for linting."""
+
+from __future__ import annotations
+
+from graphs.state import Character, FrameSpec, Storyboard
+from graphs.planning.timing import duration
+from prompts.shot_types import shot_by_slug
+
+
+def frame_entry(index: int, state: Storyboard) -> dict:
+    """Return one frame of storyboard.json."""
+    frame = state.frames[index]
+    spec = frame.spec.model_dump(by_alias=True)
+    image = frame.image()
+    return {
+        "index": index,
+        "id": frame.id,
+        **spec,
+        "shot_number": shot_by_slug(frame.spec.shot_type).number,
+        "shot_name": shot_by_slug(frame.spec.shot_type).name,
+        "image": f"frames/shot_{index}.png" if image else None,
+        "source": image.path if image else None,
+        "versions": [v.model_dump() for v in frame.versions],
+        "lint": [v.model_dump() for v in frame.lint],
+        "critique": frame.critique.model_dump() if frame.critique else None,
+        "duration": duration(frame),
+        "duration_set": frame.duration is not None,
+    }
+
+
+def storyboard_document(state: Storyboard) -> dict:
+    """Return the whole storyboard.json document for a state."""
+    return {
+        "title": state.scene.title,
+        "planner": state.planner,
+        "renderer": state.renderer,
+        "description": state.scene.description,
+        "style": state.scene.style,
+        "width": state.settings.width,
+        "height": state.settings.height,
+        "characters": [c.model_dump(by_alias=True) for c in state.scene.characters],
+        "setting": state.scene.setting,
+        "lighting": state.scene.lighting,
+        "corrections": state.applied,
+        "frames": [frame_entry(i, state) for i in range(len(state.frames))],
+    }
+
+
+def read_plan(document: dict) -> tuple[list[Character], list[FrameSpec]]:
+    """Return the cast and frame specs stored in a storyboard.json (or `shotsmith plan`) document."""
+    if not isinstance(document, dict) or not isinstance(document.get("frames"), list):
+        raise ValueError('expected a storyboard document: a JSON object with a "frames" list')
+    people, frames = document.get("characters", []), document["frames"]
+    if not isinstance(people, list) or not all(isinstance(c, dict) for c in people):
+        raise ValueError('"characters" should be a list of objects with name and class')
+    if not all(isinstance(f, dict) for f in frames):
+        raise ValueError('every entry of "frames" should be an object with shot_type, prompt, setting and lighting')
+    cast = [Character.model_validate(c) for c in people]
+    fields = set(FrameSpec.model_fields) | {"class"}
+    specs = [FrameSpec.model_validate({k: v for k, v in f.items() if k in fields}) for f in document["frames"]]
+    return cast, specs

@@ -1,0 +1,1 @@
+"""Planning a shot list: reading the scene, choosing shots, writing prompts, timing and dialogue."""

@@ -1,0 +1,1 @@
+"""Reading and writing files safely: size caps, atomic writes, folder locks, allowed roots and clean text."""

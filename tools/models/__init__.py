@@ -1,0 +1,1 @@
+"""The model runtime: loading models once, the library manifest, LoRAs and their weights, GPU memory and turns."""

@@ -1,0 +1,1 @@
+"""Repairing a region of a frame: SAM masks, plain masks and inpainting."""

@@ -1,0 +1,1 @@
+"""Training LoRAs: the run, its pictures, its settings, its checkpoints and class images."""
