@@ -18,16 +18,12 @@ from langgraph.types import Command
 from agent import store
 from agent.store import PruningSaver
 from graphs.context import Context
+from graphs.events import Event  # what a session reports while it works; front-ends import it from here too
 from graphs.state import Scene, Settings, Storyboard
 from graphs.storyboard import compile_graph, serializer
 from tools.files import atomic
 from tools.files.folder_lock import FolderBusy, FolderLock
 from tools.files.text import clean
-
-Event = dict
-"""What a session reports while it works: {"type": "plan" | "progress" | "frame" | "published" | "message" |
-"question" | "error" | "queue" | "done" | ...}, with the fields each type carries."""
-
 
 LEFTOVER_WRITE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 """What tools/atomic.py's write_bytes writes before the rename: .<name>.<8 random characters>.tmp, in any folder."""

@@ -43,13 +43,56 @@ def unload(loaded) -> None:
     loaded.adapters.clear()
 
 
+def jobs_for(plan: list, opts) -> list:
+    """Return one single-candidate RenderJob per planned frame, each from its own seed."""
+    from tools.render.job import RenderJob
+
+    return [RenderJob(prompt=prompt, negative_prompt="blurry", shot_type=shot, seed=7 + index,
+                      width=opts.size, height=opts.size, candidates=1, steps=opts.steps, adapters=adapters)
+            for index, (shot, prompt, adapters) in enumerate(plan)]
+
+
+def time_both_ways(renderer, jobs: list, every: tuple) -> dict[str, float]:
+    """Time switching against reloading, per frame and with rendering; the pipeline is loaded here."""
+    from tools.models.hub import GPU_LOCK
+    from tools.models.loras import activate, ensure_loaded
+
+    with GPU_LOCK:
+        loaded = renderer.hub.pipeline(renderer.model)
+
+        def switching() -> list[float]:
+            return [seconds(lambda: activate(loaded, job.adapters)) for job in jobs]
+
+        def reloading() -> list[float]:
+            def again(adapters) -> None:
+                unload(loaded)
+                ensure_loaded(loaded, adapters)
+                activate(loaded, adapters)
+
+            return [seconds(lambda: again(job.adapters)) for job in jobs]
+
+        times = {"reload": passes(reloading)}
+        unload(loaded)
+        times["load all"] = seconds(lambda: ensure_loaded(loaded, every))
+        times["switch"] = passes(switching)
+        renderer.render(jobs[0])  # warm-up: first call of the pipeline at this size
+        times["image"] = median(lambda: renderer.render(jobs[0]))
+        times["with switching"] = median(lambda: [renderer.render(job) for job in jobs])
+        times["with reloading"] = median(lambda: [(unload(loaded), renderer.render(job)) for job in jobs])
+    return times
+
+
+def passes(way) -> float:
+    """Return the median over 3 passes of the summed per-frame times, after one pass to warm up."""
+    way()
+    return statistics.median(sum(way()) for _ in range(3))
+
+
 def main(argv: list[str] | None = None) -> int:
     opts, _ = options(__doc__.splitlines()[0], argv)
     from tools.render.diffusion import DiffusionRenderer
-    from tools.models.hub import GPU_LOCK, ModelHub, ModelSpec
+    from tools.models.hub import ModelHub, ModelSpec
     from tools.models.library import load_library
-    from tools.models.loras import activate, ensure_loaded
-    from tools.render.job import RenderJob
 
     table = Table("adapters", f"per-frame set_adapters against reloading the LoRAs, {FRAMES} frames, "
                   f"{len(SHOTS)} shot types, {len(CAST)} characters", opts,
@@ -60,47 +103,25 @@ def main(argv: list[str] | None = None) -> int:
         models = build_models(Path(tmp), opts.full_size, ("base",))
         plan = frames(load_library(models.library()))
         every = tuple({a.name: a for _, _, adapters in plan for a in adapters}.values())
-        jobs = [RenderJob(prompt=prompt, negative_prompt="blurry", shot_type=shot, seed=7 + index,
-                          width=opts.size, height=opts.size, candidates=1, steps=opts.steps, adapters=adapters)
-                for index, (shot, prompt, adapters) in enumerate(plan)]
         renderer = DiffusionRenderer(ModelSpec(base=str(models.base)), hub=ModelHub())
-        with GPU_LOCK:
-            loaded = renderer.hub.pipeline(renderer.model)
-
-            def switching() -> list[float]:
-                return [seconds(lambda: activate(loaded, job.adapters)) for job in jobs]
-
-            def reloading() -> list[float]:
-                def again(adapters) -> None:
-                    unload(loaded)
-                    ensure_loaded(loaded, adapters)
-                    activate(loaded, adapters)
-
-                return [seconds(lambda: again(job.adapters)) for job in jobs]
-
-            def passes(way) -> float:
-                """Return the median over 3 passes of the summed per-frame times, after one pass to warm up."""
-                way()
-                return statistics.median(sum(way()) for _ in range(3))
-
-            reload_total = passes(reloading)
-            unload(loaded)
-            load_all = seconds(lambda: ensure_loaded(loaded, every))
-            switch_total = passes(switching)
-            renderer.render(jobs[0])  # warm-up: first call of the pipeline at this size
-            image = median(lambda: renderer.render(jobs[0]))
-            with_switching = median(lambda: [renderer.render(job) for job in jobs])
-            with_reloading = median(lambda: [(unload(loaded), renderer.render(job)) for job in jobs])
-        switch, reload = switch_total / FRAMES, reload_total / FRAMES
+        times = time_both_ways(renderer, jobs_for(plan, opts), every)
+        switch, reload, image = times["switch"] / FRAMES, times["reload"] / FRAMES, times["image"]
         to_reload, to_image = ratio(switch, reload), ratio(switch, image)
-        table.add("eager", switch, reload, image, with_switching, with_reloading, to_reload,
+        table.add("eager", switch, reload, image, times["with switching"], times["with reloading"], to_reload,
                   verdict(to_reload, TO_RELOAD), to_image,
                   verdict(to_image, TO_IMAGE, applies=opts.device == "cuda" or opts.full_size))
+    add_notes(table, opts, len(every), times["load all"])
+    table.show()
+    return 0
+
+
+def add_notes(table: Table, opts, count: int, load_all: float) -> None:
+    """Say how each figure was measured, and why a target is not judged here."""
     table.notes += [
         f"switch = tools.models.loras.activate, as the product calls it per frame; reload = unload_lora_weights, read the "
         f"frame's files and load them again, then activate; both summed over the {FRAMES} frames (median of 3 "
         f"passes after one to warm up) and divided by {FRAMES}",
-        f"loading all {len(every)} LoRAs once, as the product does before the first frame: {load_all:.3g} s",
+        f"loading all {count} LoRAs once, as the product does before the first frame: {load_all:.3g} s",
         "image = one render of 1 candidate (median of 3 after a warm-up); the two "
         f"{FRAMES}-frame columns render every frame, the product's way and the study's way (median of 3 passes)",
     ]
@@ -111,8 +132,6 @@ def main(argv: list[str] | None = None) -> int:
     if "compiled" in opts.modes():
         table.notes.append("no compiled row: switching adapters changes the UNet's LoRA layers between frames, "
                            "which makes torch.compile recompile, so this benchmark times the eager UNet only")
-    table.show()
-    return 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import ROOT, Table, options
@@ -82,90 +83,119 @@ def say(session, text: str) -> None:
         raise RuntimeError(f"{text!r} was refused: {notice}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    def more(parser) -> None:
-        parser.add_argument("--corrections", type=int, default=LONG, metavar="N",
-                            help=f"corrections in the long conversation (default {LONG}; at least 4)")
-        parser.add_argument("--long-board", type=int, default=LONG_BOARD, metavar="FRAMES",
-                            help=f"frames of the long storyboard (default {LONG_BOARD})")
+@dataclass
+class Run:
+    """What the three parts of the benchmark share: the table they fill and how a board is drawn."""
 
-    opts, args = options(__doc__.splitlines()[0], argv, more)
-    corrections, long_board = max(4, args.corrections), max(2, min(200, args.long_board))
-    window, undos = min(10, corrections // 2), min(50, corrections)
-    from agent.scenes.scene_file import load_scene
+    table: Table
+    context: object
+    settings: object
+    renderer: TimedRenderer
+
+    def row(self, figure: str, value: float, unit: str, target: float, ok: bool | None = None) -> None:
+        """Add a figure against its target (met when at most the target, unless `ok` says otherwise)."""
+        ok = value <= target if ok is None else ok
+        self.table.add(figure, f"{value:.3g} {unit}".strip(), f"<= {target:g} {unit}".strip(),
+                       "PASS" if ok else "FAIL")
+
+    def board(self, out: Path, frames: int) -> tuple[object, float]:
+        """Open a session in `out` and draw a board of `frames` frames; return it and the seconds drawing took."""
+        from agent.scenes.scene_file import load_scene
+        from agent.session import Session
+
+        session = Session.create(out, self.context)
+        start = time.perf_counter()
+        list(session.start(load_scene(SCENE, {"frames": frames}), self.settings))
+        return session, time.perf_counter() - start
+
+
+def long_conversation(run: Run, out: Path, corrections: int) -> None:
+    """Measure the file and the growth of its rows over many "regenerate all" corrections, then the reopening."""
     from agent.session import Session
+
+    window = min(10, corrections // 2)
+    session, _ = run.board(out, 8)
+    sizes = [row_bytes(out)]
+    for _ in range(corrections):
+        say(session, "regenerate all")
+        sizes.append(row_bytes(out))
+    session.close()
+    first = (sizes[window] - sizes[0]) / window
+    last = (sizes[-1] - sizes[-1 - window]) / window
+    run.row(f"file after {corrections} corrections, 8 frames", file_bytes(out) / 2**20, "MB", TARGET_MB)
+    run.row(f"growth per correction, last {window} / first {window}", last / first, "", TARGET_GROWTH)
+    start = time.perf_counter()
+    session = Session.reopen(out, run.context)
+    state = session.state()
+    reopened = time.perf_counter() - start
+    session.close()
+    run.row(f"reopen after {corrections} corrections", reopened, "s", TARGET_REOPEN)
+    run.table.notes.append(f"checkpoint rows: {sizes[0] / 1024:.0f} KB after drawing, {sizes[-1] / 1024:.0f} KB "
+                           f"after {corrections} corrections; {first / 1024:.1f} KB per correction over the first "
+                           f"{window}, {last / 1024:.1f} KB over the last {window}; {len(state.history)} undo steps "
+                           "kept")
+
+
+def undo_run(run: Run, out: Path, undos: int) -> None:
+    """Measure the file after corrections of every kind and as many undos, and whether the board came back."""
+    session, _ = run.board(out, 8)
+    drawn = session.state()
+    for turn in range(undos):
+        say(session, MIXED[turn % len(MIXED)])
+    for _ in range(undos):
+        say(session, "undo")
+    back = session.state()
+    session.close()
+    whole = back.frames == drawn.frames and back.scene == drawn.scene and back.settings == drawn.settings
+    run.row(f"file after {undos} corrections + {undos} undos", file_bytes(out) / 2**20, "MB", TARGET_MB,
+            ok=file_bytes(out) <= TARGET_MB * 2**20 and whole)
+    run.table.notes.append(f"after the {undos} undos the board is " + ("exactly as first drawn" if whole else
+                                                                     "NOT as first drawn"))
+
+
+def long_board_run(run: Run, out: Path, frames: int) -> None:
+    """Measure single-frame corrections on a long board: the median wall time beyond the renderer's."""
+    session, planned = run.board(out, frames)
+    extra = []
+    for number in sorted({round(frames * share) for share in (0.04, 0.25, 0.5, 0.75, 0.94)}):
+        run.renderer.seconds = 0.0
+        start = time.perf_counter()
+        say(session, f"regenerate {number}")
+        took = time.perf_counter() - start
+        extra.append((took - run.renderer.seconds, took, run.renderer.seconds))
+    session.close()
+    beyond, took, drawing = sorted(extra)[len(extra) // 2]
+    run.row(f"one-frame correction, {frames} frames, beyond drawing", beyond, "s", TARGET_EXTRA)
+    run.table.notes.append(f"{frames} frames: first drawing {planned:.1f} s; the median correction took {took:.2f} "
+                           f"s, {drawing:.3f} s of it inside the renderer; beyond drawing "
+                           + ", ".join(f"{e[0]:.2f}" for e in extra) + " s")
+
+
+def more_options(parser) -> None:
+    """Add this benchmark's sizes to the common options."""
+    parser.add_argument("--corrections", type=int, default=LONG, metavar="N",
+                        help=f"corrections in the long conversation (default {LONG}; at least 4)")
+    parser.add_argument("--long-board", type=int, default=LONG_BOARD, metavar="FRAMES",
+                        help=f"frames of the long storyboard (default {LONG_BOARD})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts, args = options(__doc__.splitlines()[0], argv, more_options)
+    corrections, long_board = max(4, args.corrections), max(2, min(200, args.long_board))
     from graphs.context import Context
     from graphs.planning.planner import RulesPlanner
     from graphs.state import Settings
     from tools.render.sketch import SketchRenderer
 
-    settings = Settings(width=opts.size, height=opts.size)
     renderer = TimedRenderer(SketchRenderer())
-    context = Context(planner=RulesPlanner(), renderer=renderer)
     table = Table("checkpoint", "session.sqlite over long conversations, and one correction to a long storyboard",
                   opts, ("figure", "measured", "target", "verdict"))
-
-    def row(figure: str, value: float, unit: str, target: float, ok: bool | None = None) -> None:
-        ok = value <= target if ok is None else ok
-        table.add(figure, f"{value:.3g} {unit}".strip(), f"<= {target:g} {unit}".strip(), "PASS" if ok else "FAIL")
-
+    run = Run(table, Context(planner=RulesPlanner(), renderer=renderer), Settings(width=opts.size, height=opts.size),
+              renderer)
     with tempfile.TemporaryDirectory(prefix="shotsmith-bench-") as tmp:
-        out = Path(tmp) / "long"
-        session = Session.create(out, context)
-        list(session.start(load_scene(SCENE, {"frames": 8}), settings))
-        sizes = [row_bytes(out)]
-        for _ in range(corrections):
-            say(session, "regenerate all")
-            sizes.append(row_bytes(out))
-        session.close()
-        first = (sizes[window] - sizes[0]) / window
-        last = (sizes[-1] - sizes[-1 - window]) / window
-        row(f"file after {corrections} corrections, 8 frames", file_bytes(out) / 2**20, "MB", TARGET_MB)
-        row(f"growth per correction, last {window} / first {window}", last / first, "", TARGET_GROWTH)
-        start = time.perf_counter()
-        session = Session.reopen(out, context)
-        state = session.state()
-        reopened = time.perf_counter() - start
-        session.close()
-        row(f"reopen after {corrections} corrections", reopened, "s", TARGET_REOPEN)
-        table.notes.append(f"checkpoint rows: {sizes[0] / 1024:.0f} KB after drawing, {sizes[-1] / 1024:.0f} KB after "
-                           f"{corrections} corrections; {first / 1024:.1f} KB per correction over the first {window}, "
-                           f"{last / 1024:.1f} KB over the last {window}; {len(state.history)} undo steps kept")
-
-        out = Path(tmp) / "undo"
-        session = Session.create(out, context)
-        list(session.start(load_scene(SCENE, {"frames": 8}), settings))
-        drawn = session.state()
-        for turn in range(undos):
-            say(session, MIXED[turn % len(MIXED)])
-        for _ in range(undos):
-            say(session, "undo")
-        back = session.state()
-        session.close()
-        whole = back.frames == drawn.frames and back.scene == drawn.scene and back.settings == drawn.settings
-        row(f"file after {undos} corrections + {undos} undos", file_bytes(out) / 2**20, "MB", TARGET_MB,
-            ok=file_bytes(out) <= TARGET_MB * 2**20 and whole)
-        table.notes.append(f"after the {undos} undos the board is " + ("exactly as first drawn" if whole else
-                                                                 "NOT as first drawn"))
-
-        out = Path(tmp) / "long-board"
-        session = Session.create(out, context)
-        start = time.perf_counter()
-        list(session.start(load_scene(SCENE, {"frames": long_board}), settings))
-        planned = time.perf_counter() - start
-        extra = []
-        for number in sorted({round(long_board * share) for share in (0.04, 0.25, 0.5, 0.75, 0.94)}):
-            renderer.seconds = 0.0
-            start = time.perf_counter()
-            say(session, f"regenerate {number}")
-            took = time.perf_counter() - start
-            extra.append((took - renderer.seconds, took, renderer.seconds))
-        session.close()
-        beyond, took, drawing = sorted(extra)[len(extra) // 2]
-        row(f"one-frame correction, {long_board} frames, beyond drawing", beyond, "s", TARGET_EXTRA)
-        table.notes.append(f"{long_board} frames: first drawing {planned:.1f} s; the median correction took {took:.2f} s, "
-                           f"{drawing:.3f} s of it inside the renderer; beyond drawing "
-                           + ", ".join(f"{e[0]:.2f}" for e in extra) + " s")
+        long_conversation(run, Path(tmp) / "long", corrections)
+        undo_run(run, Path(tmp) / "undo", min(50, corrections))
+        long_board_run(run, Path(tmp) / "long-board", long_board)
     table.notes.append("sizes are the file as it stands (session.sqlite and its -wal); SQLite keeps freed pages and "
                        "its write-ahead log for reuse, so they are the checkpoint's rows at their largest, a few "
                        "times over")

@@ -51,17 +51,9 @@ def timed(call, repeats: int = 3) -> float:
     return statistics.median(seconds)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--candidates", type=int, default=4)
-    args = parser.parse_args()
-
-    import torch
-    import transformers
+def measure(args: argparse.Namespace) -> tuple[str, float, float]:
+    """Build the full-size models, then time rendering the candidates and scoring them; return the device too."""
     from full_models import write_full_size_clip, write_full_size_sd
-    from results_table import record_row
 
     from tools.critique import ClipCritic
     from tools.render.diffusion import DiffusionRenderer
@@ -81,18 +73,36 @@ def main() -> None:
         ClipCritic(str(clip), hub=hub).scores(images, PROMPT)  # warm-up: loads CLIP
         render_s = timed(lambda: renderer.render(job))
         score_s = timed(lambda: ClipCritic(str(clip), hub=hub).scores(images, PROMPT))
-    device = renderer.device
+    return renderer.device, render_s, score_s
+
+
+def record(args: argparse.Namespace, render_s: float, score_s: float, ratio: float) -> None:
+    """Write this configuration's row into the scoring table of bench/RESULTS.md."""
+    import torch
+    import transformers
+    from results_table import record_row
+
+    cells = [datetime.date.today().isoformat(), torch.cuda.get_device_name(), torch.__version__,
+             transformers.__version__, f"{args.size}x{args.size}", args.steps, args.candidates,
+             f"{render_s:.3f}", f"{score_s:.4f}", f"{ratio:.4f}"]
+    text = record_row(RESULTS.read_text(encoding="utf-8"), COLUMNS, dict(zip(COLUMNS, cells)), KEY, NO_RUN)
+    RESULTS.write_text(text, encoding="utf-8")
+    print(f"row written to {RESULTS}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--candidates", type=int, default=4)
+    args = parser.parse_args()
+    device, render_s, score_s = measure(args)
     ratio = score_s / render_s
     print(f"device {device}: render {args.candidates} candidates at {args.size}x{args.size}, {args.steps} steps: "
           f"{render_s:.3f} s; score them with CLIP ViT-L/14: {score_s:.4f} s; ratio {ratio:.4f} "
           f"({ratio:.2%}; target under 2%)")
     if device == "cuda":
-        cells = [datetime.date.today().isoformat(), torch.cuda.get_device_name(), torch.__version__,
-                 transformers.__version__, f"{args.size}x{args.size}", args.steps, args.candidates,
-                 f"{render_s:.3f}", f"{score_s:.4f}", f"{ratio:.4f}"]
-        text = record_row(RESULTS.read_text(encoding="utf-8"), COLUMNS, dict(zip(COLUMNS, cells)), KEY, NO_RUN)
-        RESULTS.write_text(text, encoding="utf-8")
-        print(f"row written to {RESULTS}")
+        record(args, render_s, score_s, ratio)
 
 
 if __name__ == "__main__":

@@ -130,36 +130,46 @@ def build_models(folder: Path, full_size: bool, parts: tuple[str, ...] = ALL) ->
     quiet_libraries()
     folder.mkdir(parents=True, exist_ok=True)
     models = Models(folder=folder)
-    loras: list[Path] = []
-    if full_size:
-        from full_models import (full_size_loras, write_full_size_clip, write_full_size_inpaint, write_full_size_sam,
-                                 write_full_size_sd)
-
-        if "base" in parts:
-            models.base, _ = write_full_size_sd(folder, loras=len(SHOTS) + len(CAST))
-            loras = full_size_loras(folder)
-        models.inpaint = write_full_size_inpaint(folder) if "inpaint" in parts else None
-        models.clip = write_full_size_clip(folder) if "clip" in parts else None
-        if "sam" in parts:
-            models.sam, models.sam_type = write_full_size_sam(folder), "vit_b"
-    else:
-        from tiny_inpaint import write_inpaint_folder
-        from tiny_models import write_clip_folder, write_lora, write_sd_folder
-        from tiny_sam import write_tiny_sam
-
-        if "base" in parts:
-            models.base = write_sd_folder(folder / "sd")
-            loras = [write_lora(folder / "loras" / f"lora-{seed}.safetensors", seed)
-                     for seed in range(1, len(SHOTS) + len(CAST) + 1)]
-        models.inpaint = write_inpaint_folder(folder / "inpaint") if "inpaint" in parts else None
-        models.clip = write_clip_folder(folder / "clip") if "clip" in parts else None
-        if "sam" in parts:
-            models.sam, sizes = write_tiny_sam(folder / "sam", "safetensors")
-            models.sam_type = str(sizes)
+    loras = (write_full_size if full_size else write_tiny)(models, parts)
     if loras:
         models.shots = dict(zip(SHOTS, loras))
         models.characters = {token: (word, path) for (token, word), path in zip(CAST, loras[len(SHOTS):])}
     return models
+
+
+def write_full_size(models: Models, parts: tuple[str, ...]) -> list[Path]:
+    """Write the full-size models named in `parts` into models.folder; return the LoRA files (with "base")."""
+    from full_models import (full_size_loras, write_full_size_clip, write_full_size_inpaint, write_full_size_sam,
+                             write_full_size_sd)
+
+    folder, loras = models.folder, []
+    if "base" in parts:
+        models.base, _ = write_full_size_sd(folder, loras=len(SHOTS) + len(CAST))
+        loras = full_size_loras(folder)
+    models.inpaint = write_full_size_inpaint(folder) if "inpaint" in parts else None
+    models.clip = write_full_size_clip(folder) if "clip" in parts else None
+    if "sam" in parts:
+        models.sam, models.sam_type = write_full_size_sam(folder), "vit_b"
+    return loras
+
+
+def write_tiny(models: Models, parts: tuple[str, ...]) -> list[Path]:
+    """Write the tests' tiny models named in `parts` into models.folder; return the LoRA files (with "base")."""
+    from tiny_inpaint import write_inpaint_folder
+    from tiny_models import write_clip_folder, write_lora, write_sd_folder
+    from tiny_sam import write_tiny_sam
+
+    folder, loras = models.folder, []
+    if "base" in parts:
+        models.base = write_sd_folder(folder / "sd")
+        loras = [write_lora(folder / "loras" / f"lora-{seed}.safetensors", seed)
+                 for seed in range(1, len(SHOTS) + len(CAST) + 1)]
+    models.inpaint = write_inpaint_folder(folder / "inpaint") if "inpaint" in parts else None
+    models.clip = write_clip_folder(folder / "clip") if "clip" in parts else None
+    if "sam" in parts:
+        models.sam, sizes = write_tiny_sam(folder / "sam", "safetensors")
+        models.sam_type = str(sizes)
+    return loras
 
 
 def compiled(loaded) -> None:

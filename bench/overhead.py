@@ -56,6 +56,7 @@ def run_storyboard(library: Path, scene: Path, out: Path, size: int, steps: int)
     """Plan, render, score and publish into `out` as `shotsmith run` does; return the wall seconds (or raise
     RuntimeError when the storyboard is not 8 frames drawn by diffusers)."""
     from agent.session import Session
+    from graphs.events import Problem
     from graphs.state import Settings
 
     sync()
@@ -63,7 +64,7 @@ def run_storyboard(library: Path, scene: Path, out: Path, size: int, steps: int)
     story, choice = make_run(library, scene)
     settings = Settings(width=size, height=size, steps=steps, candidates=CANDIDATES)
     session = Session.create(out, choice.context)
-    errors = [event for event in session.start(story, settings) if event.get("type") == "error"]
+    errors = [event for event in session.start(story, settings) if isinstance(event, Problem)]
     state = session.state()
     session.close()
     sync()
@@ -164,6 +165,29 @@ def split(total: float, totals: dict[str, float]) -> tuple:
             overhead)
 
 
+def time_runs(table: Table, opts, runs: list[str], folder: Path) -> str | None:
+    """Run and time one storyboard per label in `runs`, a row each; return why the compiled run failed, if it did."""
+    library, scene = prepare(folder, opts.full_size)
+    clock = start_clock()
+    try:
+        for number, label in enumerate(runs):
+            try:
+                if "compiled" in label:
+                    compile_and_warm(library, scene, folder / "compile-warm-up", opts.size, opts.steps)
+                clock.totals = {}
+                cells = split(run_storyboard(library, scene, folder / f"run-{number}", opts.size,
+                                             opts.steps), clock.totals)
+            except Exception as error:  # a torch.compile failure is a finding: keep the eager rows, report it
+                if "compiled" not in label:
+                    raise
+                table.add(label, *["-"] * 7, f"<= {TARGET}", "failed")
+                return f"{type(error).__name__}: {(str(error).strip() or '?').splitlines()[0][:300]}"
+            table.add(label, *cells, f"<= {TARGET}", verdict(cells[-1], TARGET, applies=opts.device == "cuda"))
+    finally:
+        clock.restore()
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     opts, _ = options(__doc__.splitlines()[0], argv)
     table = Table("overhead", f"a {FRAMES}-frame x {CANDIDATES}-candidate storyboard against its model time", opts,
@@ -172,27 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     runs = ["cold: nothing loaded", "warm: models resident"]
     if "compiled" in opts.modes():
         runs.append("warm, UNet + VAE compiled")
-    failed = None
     with tempfile.TemporaryDirectory(prefix="shotsmith-bench-") as tmp:
-        library, scene = prepare(Path(tmp), opts.full_size)
-        clock = start_clock()
-        try:
-            for number, label in enumerate(runs):
-                try:
-                    if "compiled" in label:
-                        compile_and_warm(library, scene, Path(tmp) / "compile-warm-up", opts.size, opts.steps)
-                    clock.totals = {}
-                    cells = split(run_storyboard(library, scene, Path(tmp) / f"run-{number}", opts.size,
-                                                 opts.steps), clock.totals)
-                except Exception as error:  # a torch.compile failure is a finding: keep the eager rows, report it
-                    if "compiled" not in label:
-                        raise
-                    failed = f"{type(error).__name__}: {(str(error).strip() or '?').splitlines()[0][:300]}"
-                    table.add(label, *["-"] * 7, f"<= {TARGET}", "failed")
-                    break
-                table.add(label, *cells, f"<= {TARGET}", verdict(cells[-1], TARGET, applies=opts.device == "cuda"))
-        finally:
-            clock.restore()
+        failed = time_runs(table, opts, runs, Path(tmp))
+    add_notes(table, opts, len(runs) > 2, failed)
+    table.show()
+    return 1 if failed else 0
+
+
+def add_notes(table: Table, opts, compiled_run: bool, failed: str | None) -> None:
+    """Say what each column counts, and what a compiled run or a CPU run means for the figures."""
     table.notes += [
         "model s: inside the SD pipelines' calls, CLIP's encoding and SAM's predictor (GPU synchronised at each edge); "
         "orchestration s = total - model s; overhead = orchestration / model",
@@ -202,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         f"library.toml sets [critique] retries = 0 so each run draws exactly {FRAMES} x {CANDIDATES} images; a plain "
         "run does no SAM or inpainting (only corrections do)",
     ]
-    if len(runs) > 2:
+    if compiled_run:
         table.notes.append("the compiled run follows an untimed run of the same storyboard, which compiles what it "
                            "meets")
     if opts.device != "cuda":
@@ -210,8 +222,6 @@ def main(argv: list[str] | None = None) -> int:
                            "files weigh far more")
     if failed:
         table.notes.append(f"the compiled run failed: {failed}")
-    table.show()
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

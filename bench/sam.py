@@ -25,6 +25,35 @@ def boxes(size: int, count: int) -> list[tuple[int, int, int, int]]:
     return [(k * step, k * step, size // 2 + k * step, size // 2 + k * step) for k in range(count)]
 
 
+def fresh(segmenter, image, prompts: list) -> None:
+    """Prompt every box on an image the segmenter has not encoded yet."""
+    segmenter._features.clear()
+    for box in prompts:
+        segmenter.box_mask(image, box)
+
+
+def full(segmenter, image, prompts: list) -> None:
+    """Prompt every box as a full prediction of its own, encoder included."""
+    for box in prompts:
+        fresh(segmenter, image, [box])
+
+
+def add_rows(table: Table, segmenter, image, size: int) -> None:
+    """Time one box, k boxes on one image and k full predictions for each k in COUNTS; a row per k."""
+    fresh(segmenter, image, boxes(size, 1))  # warm-up: loads SAM and runs it once
+    for count in COUNTS:
+        chosen = boxes(size, count)
+        fresh(segmenter, image, chosen)
+        one = median(lambda: fresh(segmenter, image, chosen[:1]))  # again for each row, beside what it is compared with
+        shared = median(lambda: fresh(segmenter, image, chosen))
+        separate = median(lambda: full(segmenter, image, chosen))
+        fresh(segmenter, image, chosen)
+        extra = median(lambda: segmenter.box_mask(image, chosen[-1]))  # decoder only: the image is cached
+        cost = ratio(shared, one)
+        table.add(count, one, extra, shared, separate, cost, f"<= {TARGET}", verdict(cost, TARGET),
+                  ratio(separate, shared))
+
+
 def main(argv: list[str] | None = None) -> int:
     opts, _ = options(__doc__.splitlines()[0], argv)
     import numpy as np
@@ -41,31 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         config = sam_config(models.sam_type)
         segmenter = Segmenter(str(models.sam), config, hub=ModelHub())
         pixels = np.random.default_rng(0).integers(0, 256, (opts.size, opts.size, 3), dtype=np.uint8)
-        image = Image.fromarray(pixels, "RGB")
-
-        def fresh(prompts: list) -> None:
-            """Prompt every box on an image the segmenter has not encoded yet."""
-            segmenter._features.clear()
-            for box in prompts:
-                segmenter.box_mask(image, box)
-
-        def full(prompts: list) -> None:
-            """Prompt every box as a full prediction of its own, encoder included."""
-            for box in prompts:
-                fresh([box])
-
-        fresh(boxes(opts.size, 1))  # warm-up: loads SAM and runs it once
-        for count in COUNTS:
-            chosen = boxes(opts.size, count)
-            fresh(chosen)
-            one = median(lambda: fresh(chosen[:1]))  # again for each row, beside the times it is compared with
-            shared = median(lambda: fresh(chosen))
-            separate = median(lambda: full(chosen))
-            fresh(chosen)
-            extra = median(lambda: segmenter.box_mask(image, chosen[-1]))  # decoder only: the image is cached
-            cost = ratio(shared, one)
-            table.add(count, one, extra, shared, separate, cost, f"<= {TARGET}", verdict(cost, TARGET),
-                      ratio(separate, shared))
+        add_rows(table, segmenter, Image.fromarray(pixels, "RGB"), opts.size)
     table.notes.append("one = encode the image and decode one box, measured again for each row; each time is the "
                        "median of 3 after a warm-up, and every call starts from an empty feature cache; extra box = "
                        "one more box on an image already encoded (the decoder alone)")

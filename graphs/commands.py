@@ -207,12 +207,8 @@ class CorrectionError(ValueError):
 
 
 REFUSED = "error: "
-"""How a notice starts when the last message changed nothing because it could not be applied."""
+"""How a notice starts, for the person reading it, when the last message could not be applied (the state's
+`outcome` says so for the graph)."""
 
 ASKED = "question: "
-"""How a notice starts when the last message changed nothing because it left something open; a question follows."""
-
-
-def unchanged(notice: str) -> bool:
-    """Tell whether a notice says the last message was refused or answered with a question, so nothing changed."""
-    return notice.startswith((REFUSED, ASKED))
+"""How a notice starts, for the person reading it, when the last message left something open; a question follows."""

@@ -13,15 +13,17 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from graphs.context import Context, Planner
+from graphs.events import (Critiqued, Done, FrameDrawn, Notice, Planned, Problem, Progress, Published, Queued, Question,
+                           Reply, Retrying)
 from graphs.commands import ASKED, REFUSED, ChooseMask, Clarify, CorrectionError, Inpaint, Refusal
 from graphs.planning.dialogue import attach
-from graphs.frames.document import storyboard_document
+from graphs.frames.document import caption, storyboard_document
 from graphs.corrections.edits import apply_commands, remember
 from graphs.frames.inpainting import check_request, inpaint_frame, propose_masks
 from graphs.corrections.interpreter import interpret
 from graphs.planning.llm_planner import plan_or_rules
 from graphs.planning.planner import RulesPlanner
-from graphs.frames.rendering import bring_up_to_date, caption, job_for, job_key, needs_drawing
+from graphs.frames.rendering import bring_up_to_date, job_for, job_key, needs_drawing
 from graphs.planning.mend import repair_prompt
 from graphs.frames.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
 from graphs.state import Critique, Frame, FrameSpec, Storyboard
@@ -39,9 +41,9 @@ def plan(state: Storyboard, runtime: Runtime[Context]) -> dict:
     specs, name, notice = plan_or_rules(runtime.context.planner, state.scene)
     specs = attach(state.scene, specs)
     if notice:
-        write({"type": "notice", "message": notice})
+        write(Notice(notice))
     frames = [Frame(id=f"f{i}", spec=spec) for i, spec in enumerate(specs)]
-    write({"type": "plan", "planner": name, "frames": len(frames)})
+    write(Planned(planner=name, frames=len(frames)))
     return {"frames": frames, "planner": name, "next_id": len(frames)}
 
 
@@ -104,17 +106,16 @@ def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
     cast = [c.name for c in state.scene.characters]
     for i, frame in enumerate(frames):
         def progress(step: int, steps: int, i: int = i) -> None:
-            write({"type": "progress", "frame": i, "frames": len(frames), "step": step, "steps": steps})
+            write(Progress(frame=i, frames=len(frames), step=step, steps=steps))
         def notice(text: str, i: int = i) -> None:
-            write({"type": "notice", "message": f"frame {i}: {text}"})
-        job = job_for(i, frame, state.settings, cast, ctx.library)
+            write(Notice(f"frame {i}: {text}"))
+        job = job_for(frame, state.settings, cast, ctx.library)
         key = job_key(job, ctx.renderer)
-        turn = (ctx.gpu_lock.turn(lambda ahead: write({"type": "queue", "ahead": ahead}))
+        turn = (ctx.gpu_lock.turn(lambda ahead: write(Queued(ahead)))
                 if needs_drawing(frame, job, ctx.renderer, out, key) else nullcontext())  # nothing to draw: no queue place
         with turn:
             frames[i], status = bring_up_to_date(frame, job, ctx.renderer, out, progress, notice, key)
-        write({"type": "frame", "frame": i, "frames": len(frames), "status": status,
-               "path": frames[i].image().path})
+        write(FrameDrawn(frame=i, frames=len(frames), status=status, path=frames[i].image().path))
     return {"frames": frames, "renderer": ctx.renderer.name}
 
 
@@ -134,15 +135,15 @@ def critique(state: Storyboard, runtime: Runtime[Context]) -> dict:
     retrying = [i for i, f in enumerate(frames) if pending_retry(f)]
     for i in retrying:
         retry, score = frames[i].retry, frames[i].image().clip_score or 0.0
-        write({"type": "retry", "frame": i, "attempt": retry.attempt, "retries": settings.retries,
-               "reason": "score" if score < settings.threshold else "shot", "score": score,
-               "threshold": settings.threshold, "shot_boost": retry.shot_boost})
+        write(Retrying(frame=i, attempt=retry.attempt, retries=settings.retries,
+                       reason="score" if score < settings.threshold else "shot", score=score,
+                       threshold=settings.threshold, shot_boost=retry.shot_boost))
     if retrying:
         return {"frames": frames}
     frames = review_frames(frames, ctx.critic, settings, out)
     for i, (before, after) in enumerate(zip(state.frames, frames)):
         if before.critique != after.critique:
-            write({"type": "critique", "frame": i, "summary": summary(i, after.critique)})
+            write(Critiqued(frame=i, summary=summary(i, after.critique)))
     return {"frames": frames}
 
 
@@ -163,8 +164,8 @@ def publish(state: Storyboard, runtime: Runtime[Context]) -> dict:
     try:
         write_exports(out, ["pdf"])
     except ExportError as error:  # the images and storyboard.json are written; a sheet that fails must not stop work
-        write({"type": "notice", "message": f"the PDF sheet was not written: {error}"})
-    write({"type": "published", "out": str(out), "frames": len(state.frames)})
+        write(Notice(f"the PDF sheet was not written: {error}"))
+    write(Published(out=str(out), frames=len(state.frames)))
     return {}
 
 
@@ -189,16 +190,17 @@ def correct(state: Storyboard, runtime: Runtime[Context]) -> dict:
         if isinstance(commands[0], Refusal):
             raise CorrectionError(commands[0].question)
         if isinstance(commands[0], Clarify):
-            get_stream_writer()({"type": "question", "message": commands[0].question})
-            return {"pending": None, "notice": f"{ASKED}{commands[0].question}"}
+            get_stream_writer()(Question(commands[0].question))
+            return {"pending": None, "outcome": "asked", "notice": f"{ASKED}{commands[0].question}"}
         if len(commands) == 1 and isinstance(commands[0], (Inpaint, ChooseMask)):
             return {"inpaint": check_request(state, commands[0], runtime.context)}
         update = apply_commands(state, commands, planner_for(state, runtime.context))
     except CorrectionError as error:
-        get_stream_writer()({"type": "error", "message": str(error)})
-        return {"pending": None, "notice": f"{REFUSED}{error}"}
-    get_stream_writer()({"type": "message", "message": update["notice"]})
-    return {**update, "pending": None, "applied": state.applied + [text]}
+        get_stream_writer()(Problem(str(error)))
+        return {"pending": None, "outcome": "refused", "notice": f"{REFUSED}{error}"}
+    get_stream_writer()(Reply(update["notice"]))
+    # apply_commands says "asked" itself when a question came among other commands
+    return {"outcome": "changed", **update, "pending": None, "applied": state.applied + [text]}
 
 
 def inpaint(state: Storyboard, runtime: Runtime[Context]) -> dict:
@@ -207,19 +209,19 @@ def inpaint(state: Storyboard, runtime: Runtime[Context]) -> dict:
     write = get_stream_writer()
 
     def progress(step: int, steps: int) -> None:
-        write({"type": "progress", "frame": command.frame, "frames": len(state.frames), "step": step, "steps": steps})
+        write(Progress(frame=command.frame, frames=len(state.frames), step=step, steps=steps))
     try:
         command = check_request(state, command, ctx)  # again: a resumed run may have other models or files
-        with ctx.gpu_lock.turn(lambda ahead: write({"type": "queue", "ahead": ahead})):
+        with ctx.gpu_lock.turn(lambda ahead: write(Queued(ahead))):
             if isinstance(command, Inpaint) and command.region == "point":
                 update = propose_masks(state, command, ctx)
             else:
                 update = inpaint_frame(state, command, ctx, progress)
     except CorrectionError as error:
-        write({"type": "error", "message": str(error)})
-        return {"inpaint": None, "pending": None, "notice": f"{REFUSED}{error}"}
-    write({"type": "message", "message": update["notice"]})
-    return {**update, **remember(state), "inpaint": None, "pending": None,
+        write(Problem(str(error)))
+        return {"inpaint": None, "pending": None, "outcome": "refused", "notice": f"{REFUSED}{error}"}
+    write(Reply(update["notice"]))
+    return {**update, **remember(state), "inpaint": None, "pending": None, "outcome": "changed",
             "applied": state.applied + [state.pending or ""]}
 
 
@@ -230,9 +232,8 @@ def export(state: Storyboard, runtime: Runtime[Context]) -> dict:
     try:
         files = write_exports(out, state.exports) if state.exports else []
     except ExportError as error:
-        write({"type": "error", "message": f"{error}; nothing is lost: say \"export\" again to retry"})
-        return {"done": False, "exports": [], "notice": f"{REFUSED}{error}"}
-    write({"type": "done", "out": str(out),
-           "files": [str(out / name) for name in ("storyboard.png", "storyboard.json", "storyboard.pdf")]
-           + [str(f) for f in files]})
+        write(Problem(f"{error}; nothing is lost: say \"export\" again to retry"))
+        return {"done": False, "exports": [], "outcome": "refused", "notice": f"{REFUSED}{error}"}
+    written = [out / name for name in ("storyboard.png", "storyboard.json", "storyboard.pdf")] + list(files)
+    write(Done(out=str(out), files=tuple(str(path) for path in written)))
     return {"done": True}

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from graphs.commands import ChooseMask, Inpaint
+from graphs.older_state import older_history
 from prompts.lint import Violation
 
 Position = Literal["left", "centre", "right"]
@@ -279,16 +280,6 @@ class Storyboard(BaseModel):
     """How the storyboard stood before each of the last corrections, newest last, for undo (graphs.corrections.edits)."""
     forgotten: int = 0
     """Corrections that fell off the start of `history` (it keeps graphs.corrections.edits.HISTORY_LIMIT)."""
-
-    @field_validator("history", mode="before")
-    @classmethod
-    def _older_history(cls, value: object, info: ValidationInfo) -> object:
-        """Read sessions saved when history held frame lists alone: each step keeps the scene and settings of now."""
-        if not isinstance(value, list) or not any(isinstance(step, list) for step in value):
-            return value
-        scene, settings = info.data.get("scene"), info.data.get("settings", Settings())
-        return [{"frames": step, "scene": scene, "settings": settings} if isinstance(step, list) else step
-                for step in value]
     pending: str | None = None
     """The person's last message, waiting to be applied."""
     inpaint: Inpaint | ChooseMask | None = None
@@ -297,11 +288,11 @@ class Storyboard(BaseModel):
     """Corrections applied so far, in order."""
     notice: str = ""
     """Reply to the last message: what changed, or why nothing did."""
+    outcome: Literal["changed", "refused", "asked"] = "changed"
+    """What the last message did: changed the storyboard, was refused, or was answered with a question. The graph
+    routes on this, never on the notice's words; "changed" also reads sessions saved before the field existed."""
     exports: list[str] = []
     """Formats the person asked for when exporting, besides those always written."""
     done: bool = False
 
-
-STATE_MODELS = (Character, Line, Speech, Scene, Placement, FrameSpec, Version, MaskChoice, Retry, ShotCheck, Flag, Critique, Frame,
-                Settings, Step, Storyboard, Violation, Inpaint, ChooseMask)
-"""Every model the checkpointer may store, for its deserialisation allow-list."""
+    _older_history = field_validator("history", mode="before")(older_history)

@@ -15,9 +15,16 @@ from langgraph.graph.state import CompiledStateGraph
 
 from graphs import nodes
 from graphs.context import Context
-from graphs.commands import unchanged
 from graphs.frames.scoring import pending_retry
-from graphs.state import STATE_MODELS, Storyboard
+from graphs.commands import ChooseMask, Inpaint
+from graphs.state import (Character, Critique, Flag, Frame, FrameSpec, Line, MaskChoice, Placement, Retry, Scene, Settings,
+                          ShotCheck, Speech, Step, Storyboard, Version)
+from prompts.lint import Violation
+
+STATE_MODELS = (Character, Line, Speech, Scene, Placement, FrameSpec, Version, MaskChoice, Retry, ShotCheck, Flag, Critique,
+                Frame, Settings, Step, Storyboard, Violation, Inpaint, ChooseMask)
+"""Every model the checkpointer may store, for its deserialisation allow-list. The checkpoint names each by its
+module and class, so these classes stay defined where they are (graphs.state, graphs.commands, prompts.lint)."""
 
 
 def after_correct(state: Storyboard) -> str:
@@ -26,14 +33,12 @@ def after_correct(state: Storyboard) -> str:
         return "export"
     if state.inpaint is not None:
         return "inpaint"
-    if unchanged(state.notice):
-        return "review"
-    return "lint"
+    return "lint" if state.outcome == "changed" else "review"
 
 
 def after_inpaint(state: Storyboard) -> str:
     """Show a repaired frame's critique, or go straight back to the person when the repair was refused."""
-    return "review" if unchanged(state.notice) else "critique"
+    return "critique" if state.outcome == "changed" else "review"
 
 
 def after_export(state: Storyboard) -> str:

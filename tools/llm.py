@@ -115,42 +115,9 @@ class LLM:
         conversation going. Raises LLMError when the model cannot be reached, sends a reply larger than
         MAX_REPLY_BYTES, or never answers in shape.
         """
-        import openai
-
         problem = ""
         for _ in range(self.config.replies):
-            try:
-                raw = self.client.chat.completions.with_raw_response.parse(
-                    model=self.config.model, response_format=schema,
-                    messages=[{key: _utf8(value) for key, value in m.items()} for m in messages])
-            except openai.APIError as error:
-                raise self._error(f"did not answer ({_api_problem(error)})") from None
-            except openai.OpenAIError as error:
-                raise self._error(f"gave no usable reply ({type(error).__name__})") from None
-            size = len(raw.http_response.content)
-            if size > MAX_REPLY_BYTES:  # refused before any parsing, and never sent back to the model
-                raise self._error(f"gave no usable reply (the reply is {_size(size)}; expected at most "
-                                  f"{_size(MAX_REPLY_BYTES)} of JSON)")
-            content, parsed = None, None
-            try:
-                text = _content(raw)
-                content = _utf8(text)
-                parsed = raw.parse().choices[0].message.parsed
-                if content != text:
-                    parsed = None  # read again below from the cleaned text
-            except ValidationError as error:
-                problem = _first_problem(error)
-            except ValueError as error:  # JSON that does not decode, or an answer that is not a completion
-                problem = str(error)
-            except openai.OpenAIError as error:  # a reply cut off at the length limit, or filtered
-                raise self._error(f"gave no usable reply ({type(error).__name__})") from None
-            except (TypeError, AttributeError, KeyError, IndexError, RecursionError):  # odd shapes the client trips on
-                problem = "the server's answer is not a chat completion"
-            if parsed is None and content is not None:
-                try:
-                    parsed = extract(content, schema)
-                except ValueError as error:
-                    problem = str(error)
+            content, parsed, problem = self._read(self._request(messages, schema), schema, problem)
             messages.append({"role": "assistant", "content": content or ""})
             if parsed is not None:
                 return parsed
@@ -158,6 +125,50 @@ class LLM:
                                                         "again with only the JSON object the schema describes."})
         raise self._error(f"never answered in the expected JSON shape after {self.config.replies} replies "
                           f"(last problem: {_line(problem)})")
+
+    def _request(self, messages: list[dict], schema: type[T]):
+        """Send the conversation once; return the raw response, refusing one larger than MAX_REPLY_BYTES."""
+        import openai
+
+        try:
+            raw = self.client.chat.completions.with_raw_response.parse(
+                model=self.config.model, response_format=schema,
+                messages=[{key: _utf8(value) for key, value in m.items()} for m in messages])
+        except openai.APIError as error:
+            raise self._error(f"did not answer ({_api_problem(error)})") from None
+        except openai.OpenAIError as error:
+            raise self._error(f"gave no usable reply ({type(error).__name__})") from None
+        size = len(raw.http_response.content)
+        if size > MAX_REPLY_BYTES:  # refused before any parsing, and never sent back to the model
+            raise self._error(f"gave no usable reply (the reply is {_size(size)}; expected at most "
+                              f"{_size(MAX_REPLY_BYTES)} of JSON)")
+        return raw
+
+    def _read(self, raw: object, schema: type[T], problem: str) -> tuple[str | None, T | None, str]:
+        """Return a reply's cleaned text, its object (None when unreadable) and the problem found (else `problem`)."""
+        import openai
+
+        content, parsed = None, None
+        try:
+            text = _content(raw)
+            content = _utf8(text)
+            parsed = raw.parse().choices[0].message.parsed
+            if content != text:
+                parsed = None  # read again below from the cleaned text
+        except ValidationError as error:
+            problem = _first_problem(error)
+        except ValueError as error:  # JSON that does not decode, or an answer that is not a completion
+            problem = str(error)
+        except openai.OpenAIError as error:  # a reply cut off at the length limit, or filtered
+            raise self._error(f"gave no usable reply ({type(error).__name__})") from None
+        except (TypeError, AttributeError, KeyError, IndexError, RecursionError):  # odd shapes the client trips on
+            problem = "the server's answer is not a chat completion"
+        if parsed is None and content is not None:
+            try:
+                parsed = extract(content, schema)
+            except ValueError as error:
+                problem = str(error)
+        return content, parsed, problem
 
     def _error(self, what: str) -> LLMError:
         return LLMError(f"the model at {self.config.where} {what}")

@@ -9,203 +9,24 @@ images. Images over the server's upload limit are shrunk before they are attache
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Optional
 
 import discord
 from discord import app_commands
 
-from agent.scenes.scene_file import MAX_FRAMES, SceneError, reads_as_correction, scene_from_message
-from agent.session import Event, Session, SessionError
-from agent.bots import uploads
-from agent.bots.discord_files import Attached, upload_limit, attachment, fetch
-from agent.bots.shot_files import changed, shot_files
-from graphs.context import Context
-from graphs.state import Scene
-from tools.render.diffusion import Cancelled
-from tools.models.library import LibraryError
+from agent.bots.discord_channels import Channels, Reply
+from agent.bots.discord_files import Attached, attachment, fetch, upload_limit
+from agent.bots.sessions import ContextFactory
+from agent.scenes.scene_file import MAX_FRAMES
 from tools.files.roots import Roots
-
-ContextFactory = Callable[[Scene], Context]
-"""Builds the graph's Context for a scene (the scene may bring its own character LoRAs)."""
 
 FILES_PER_MESSAGE = 10
 """Discord accepts at most this many attachments on one message."""
 
-TEXT_LIMIT = 2000
-"""Discord refuses message text longer than this."""
-
-NO_SESSION = "No storyboard in this channel yet: start one with /storyboard scene:<what happens> (or file:<scene.toml>)."
-NO_SCENE = ("Tell me the scene in a sentence or two with scene:<what happens>, or attach a scene file (.toml) "
-            "with file:.")
-
-
-@dataclass
-class Reply:
-    """What a stretch of session work produced: lines of text and the files worth attaching (images; on export
-    also the PDF and any other formats asked for)."""
-
-    lines: list[str] = field(default_factory=list)
-    images: list[Path] = field(default_factory=list)
-
-    def text(self) -> str:
-        body = "\n".join(self.lines) or "done"
-        return body if len(body) <= TEXT_LIMIT else body[: TEXT_LIMIT - 1] + "…"
-
-
-class Channels:
-    """The sessions of every channel, each in its own folder under `out_root`; one command at a time per channel."""
-
-    def __init__(self, context_factory: ContextFactory, out_root: Path, lora_roots: Roots | None = None):
-        self.context_factory = context_factory
-        self.out_root = Path(out_root).absolute()  # the folder as given at startup, whatever the cwd does later
-        self.lora_roots = lora_roots or Roots.around(None, "the model library's folder")
-        """Where LoRA files named by a scene sent in Discord may come from (relative paths start at the first)."""
-        self.sessions: dict[int, Session] = {}
-        self.locks: dict[int, asyncio.Lock] = {}
-        self.notices: dict[int, list[str]] = {}
-        """What reopening a channel's session had to mend, said with the channel's next reply."""
-
-    def folder(self, channel_id: int) -> Path:
-        return self.out_root / f"{channel_id}"
-
-    def lock(self, channel_id: int) -> asyncio.Lock:
-        return self.locks.setdefault(channel_id, asyncio.Lock())
-
-    def find(self, channel_id: int) -> Session | None:
-        """Return the channel's session, taking up one kept on disk by an earlier run of the bot.
-
-        Raises SessionError when the kept session cannot be opened (another process writes there, say).
-        """
-        session = self.sessions.get(channel_id)
-        folder = self.folder(channel_id)
-        if session is None and (folder / "session.json").is_file():
-            session = Session.reopen(folder, None)
-            self.notices[channel_id] = [f"Note: {notice}" for notice in session.notices]
-            state = session.state()
-            if state is None:
-                session.close()
-                return None
-            session.context = self.context_factory(state.scene)
-            self.sessions[channel_id] = session
-        return session
-
-    # --- blocking work, run in a worker thread ----------------------------------------------------------
-
-    def start(self, channel_id: int, scene_text: str | None, frames: int | None, number: str | None = None,
-              file: Attached | None = None) -> Reply:
-        """Start a new session for the channel from a scene and draw it.
-
-        The scene is plain words or TOML in `scene_text`, or a fetched scene file or screenplay (`number` picks
-        the screenplay's scene).
-        """
-        if file is not None and scene_text:
-            return Reply(["Give the scene either as words (scene:) or as a file (file:), not both."])
-        if file is not None and file.problem:
-            return Reply([f"{file.name}: {file.problem}"])
-        if file is None and scene_text and reads_as_correction(scene_text):
-            return Reply(["That reads as a correction: send it with /fix. To start a new storyboard, give "
-                          "the scene in a sentence or two."])
-        roots = self.lora_roots
-        try:
-            if file is not None:
-                scene = uploads.scene_from_attachment(file.name, file.text, self.folder(channel_id), number, frames,
-                                                      roots)
-            else:
-                base = roots.folders[0] if roots.folders else self.folder(channel_id)
-                scene = scene_from_message(scene_text or "", base, frames, roots=roots)
-            if scene is None:
-                return Reply([NO_SCENE])
-            context = self.context_factory(scene)
-        except (SceneError, LibraryError, ValueError) as error:
-            uploads.discard(self.folder(channel_id))
-            return Reply([f"Cannot start this scene: {error}"])
-        old = self.sessions.pop(channel_id, None)
-        if old is not None:
-            old.close()
-        try:
-            session = Session.create(self.folder(channel_id), context)
-        except SessionError as error:
-            return Reply([f"Cannot start this scene: {error}"])
-        self.sessions[channel_id] = session
-        reply = self._drive(session, lambda: session.start(scene), every_shot=True)
-        reply.lines.insert(0, f"Storyboard started: {scene.title}")
-        return reply
-
-    def close(self) -> None:
-        """Close every channel's session, releasing their folders for another process (the bot is shutting down)."""
-        for session in self.sessions.values():
-            session.close()
-        self.sessions.clear()
-
-    def _found(self, channel_id: int) -> Session | str:
-        """The channel's session, or what to tell the channel instead."""
-        try:
-            session = self.find(channel_id)
-        except SessionError as error:
-            return f"I could not pick this storyboard up again: {error}"
-        return NO_SESSION if session is None else session
-
-    def send(self, channel_id: int, text: str) -> Reply:
-        """Hand a correction to the channel's session and collect what it changed."""
-        session = self._found(channel_id)
-        if isinstance(session, str):
-            return Reply([session])
-        if session.unfinished():
-            self._drive(session, session.carry_on)
-        try:
-            events = session.send(text)
-        except SessionError as error:
-            return Reply([f"Not applied: {error}"])
-        reply = self._drive(session, lambda: events)
-        reply.lines[:0] = self.notices.pop(channel_id, [])
-        state = session.state()
-        if state is not None and state.done:
-            reply.lines.append(f"Exported: the storyboard is in {session.out_dir}")
-        return reply
-
-    def status(self, channel_id: int) -> Reply:
-        """Describe the channel's storyboard and whether a render waits for the GPU."""
-        session = self._found(channel_id)
-        if isinstance(session, str):
-            return Reply([session])
-        notices = self.notices.pop(channel_id, [])
-        state = session.state()
-        if state is None:
-            return Reply(notices + ["The storyboard here has not been drawn yet."])
-        waiting = session.context.gpu_lock.waiting() if session.context is not None else 0
-        queue = (f"{waiting} render(s) wait in the GPU queue" if waiting else "no render waits in the GPU queue")
-        stage = "exported" if state.done else "open for corrections"
-        return Reply(notices + [f"{state.scene.title}: {len(state.frames)} frames, planner {state.planner or '-'}, "
-                      f"renderer {state.renderer or '-'}, {len(state.applied)} correction(s) applied, {stage}; "
-                      f"{queue}"])
-
-    def _drive(self, session: Session, events: Callable[[], Iterable[Event]], every_shot: bool = False) -> Reply:
-        """Run the session's events to the next pause, keeping its messages and the shots that changed."""
-        before = {} if every_shot else shot_files(session.out_dir)
-        reply, published = Reply(), False
-        try:
-            for event in events():
-                kind = event.get("type")
-                if kind in ("message", "critique", "notice", "error", "question"):
-                    text = event.get("summary") if kind == "critique" else event.get("message")
-                    label = {"error": "Error: ", "question": "Question: "}.get(kind, "")
-                    reply.lines.append(f"{label}{text}")
-                elif kind == "plan":
-                    reply.lines.append(f"Planned {event['frames']} frames with the {event['planner']} planner")
-                elif kind == "published":
-                    published = True
-                elif kind == "done":  # the finished storyboard's files: sheet, data, PDF and any exports asked for
-                    reply.images += [Path(f) for f in event.get("files", []) if Path(f).is_file()]
-        except (LibraryError, Cancelled) as error:
-            reply.lines.append(f"Error: {error} (frames finished before this stay on disk)")
-        if published:
-            redrawn = changed(before, shot_files(session.out_dir))
-            grid = session.out_dir / "storyboard.png"
-            reply.images = ([grid] if grid.is_file() else []) + redrawn
-        return reply
+Answer = Callable[..., Awaitable[None]]
+"""Runs one command's work for an interaction: answer(interaction, work, *args, before=None)."""
 
 
 def build_bot(context_factory: ContextFactory, out_root: Path, guild_id: int | None = None,
@@ -216,9 +37,16 @@ def build_bot(context_factory: ContextFactory, out_root: Path, guild_id: int | N
     those listed in SHOTSMITH_ROOTS).
     """
     client = _Bot(guild_id)
-    tree = client.tree
     channels = Channels(context_factory, out_root, lora_roots)
+    answer = answering(channels)
+    add_start(client.tree, answer, channels)
+    add_session_commands(client.tree, answer, channels)
+    client.storyboards = channels  # the per-channel sessions, for whoever runs the bot
+    return client, client.tree
 
+
+def answering(channels: Channels) -> Answer:
+    """Return the function every command answers through: defer, wait for the channel's turn, work, post."""
     async def answer(interaction: discord.Interaction, work: Callable[..., Reply], *args: object,
                      before: Callable[[], Awaitable[object]] | None = None) -> None:
         await interaction.response.defer(thinking=True)  # first: Discord wants a sign of life within 3 s
@@ -227,7 +55,11 @@ def build_bot(context_factory: ContextFactory, out_root: Path, guild_id: int | N
         async with channels.lock(interaction.channel_id):
             reply = await asyncio.to_thread(work, interaction.channel_id, *args)
         await _post(interaction, reply)
+    return answer
 
+
+def add_start(tree: app_commands.CommandTree, answer: Answer, channels: Channels) -> None:
+    """Add /storyboard, which draws a new storyboard for the channel from a scene."""
     @tree.command(name="storyboard", description="Draw a storyboard for this channel from a scene")
     @app_commands.describe(scene="The scene in plain words, e.g. \"A detective searches a dark office for a letter\"",
                            file="A scene file (.toml) with its cast, or a screenplay (.fountain)",
@@ -240,6 +72,9 @@ def build_bot(context_factory: ContextFactory, out_root: Path, guild_id: int | N
             return None if file is None else await fetch(file)
         await answer(interaction, channels.start, scene, frames, number, before=read)
 
+
+def add_session_commands(tree: app_commands.CommandTree, answer: Answer, channels: Channels) -> None:
+    """Add /fix, /pick and /export, which reach the channel's session as corrections, and /status."""
     @tree.command(name="fix", description="Send a correction, e.g. \"frame 2: close-up\"")
     @app_commands.describe(text="The correction, in the words the terminal chat accepts")
     async def fix(interaction: discord.Interaction, text: str) -> None:
@@ -259,9 +94,6 @@ def build_bot(context_factory: ContextFactory, out_root: Path, guild_id: int | N
     @tree.command(name="status", description="Frames, planner, renderer and the GPU queue for this channel")
     async def status(interaction: discord.Interaction) -> None:
         await answer(interaction, channels.status)
-
-    client.storyboards = channels  # the per-channel sessions, for whoever runs the bot
-    return client, tree
 
 
 class _Bot(discord.Client):

@@ -1,44 +1,28 @@
 """The `shotsmith chat` command: talk to a storyboard in the terminal, one correction per line.
 
 A chat draws the scene (or picks up a session kept in an output folder), shows the shot list as a table,
-and then reads lines until the person leaves: plain lines go to the session as corrections, lines that
-start with a slash steer the chat itself. The session is checkpointed in its folder after every step, so
-leaving at any point keeps it, and `--session` takes it up again later.
+and then reads lines until the person leaves (agent.cli.conversation). The session is checkpointed in its
+folder after every step, so leaving at any point keeps it, and `--session` takes it up again later.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from agent.config import ConfigError, make_context, read_library
-from agent.cli.display import Report, show
-from agent.session import Event, Session, SessionError
-from agent.cli.chat_views import list_sessions, plan_table
-from agent.cli.options import CastFile, SceneNumber
-from agent.bots.shot_files import changed, shot_files
-from graphs.commands import HELP
-from graphs.state import Storyboard
-from tools.render.diffusion import Cancelled
-from tools.models.library import LibraryError
-
-SESSIONS = Path("out")
-"""Where sessions are kept by default, one folder each; `--session ID` names a folder here."""
-
-SLASH = {
-    "/help": "show the corrections you can type and these commands",
-    "/plan": "show the shot list again",
-    "/undo": "take back the last correction",
-    "/export": "finish the storyboard and leave",
-    "/sessions": f"list the sessions kept under {SESSIONS}/",
-    "/quit": "leave now; the session can be taken up again with --session",
-}
-"""The chat's own commands and what each does, in the order /help lists them."""
+from agent.cli.chat_views import SESSIONS
+from agent.cli.common import default_out, fail, make_settings, open_session, read_scene, say, warn
+from agent.cli.conversation import Conversation
+from agent.cli.options import (AllowPickle, Candidates, CastFile, Frames, Guidance, LlmModel, Planner, Renderer,
+                               SceneLibrary, SceneNumber, Scheduler, Seed, Shots, Steps)
+from agent.config import Choice, ConfigError, make_context, read_library
+from agent.session import Session, SessionError
+from graphs.context import Context
+from graphs.state import Scene
+from tools.models.library import Library, LibraryError
 
 
 def chat(
@@ -50,264 +34,92 @@ def chat(
                                                       "out/ID (or in --out).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder; default out/<scene name>, "
                                                      "or out/<ID> with --session.")] = None,
-    frames: Annotated[Optional[int], typer.Option(help="Number of frames (overrides the scene).")] = None,
-    shots: Annotated[Optional[str], typer.Option(help="Shot numbers such as 2,3,8 (overrides the scene).")] = None,
-    planner: Annotated[str, typer.Option(help="auto, rules or openai.")] = "auto",
-    llm_model: Annotated[Optional[str], typer.Option(help="Chat model for --planner openai "
-                                                          "(default: SHOTSMITH_LLM_MODEL, else gpt-4o-mini).")] = None,
-    renderer: Annotated[str, typer.Option(help="auto, sketch or diffusers.")] = "auto",
-    library: Annotated[Optional[Path], typer.Option(help="Model library (library.toml); default: "
-                                                          "the one beside the scene.")] = None,
+    frames: Frames = None,
+    shots: Shots = None,
+    planner: Planner = "auto",
+    llm_model: LlmModel = None,
+    renderer: Renderer = "auto",
+    library: SceneLibrary = None,
     width: Annotated[int, typer.Option(help="Frame width in pixels (new sessions).")] = 512,
     height: Annotated[int, typer.Option(help="Frame height in pixels (new sessions).")] = 512,
-    steps: Annotated[int, typer.Option(help="Denoising steps.")] = 25,
-    guidance: Annotated[float, typer.Option(help="Guidance scale.")] = 7.5,
-    scheduler: Annotated[str, typer.Option(help="dpm++, ddim or euler_a.")] = "dpm++",
-    candidates: Annotated[int, typer.Option(help="Images per frame; the first becomes the shot.")] = 1,
-    seed: Annotated[Optional[int], typer.Option(help="Base seed; frame seeds follow from it.")] = None,
-    allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Also load .ckpt/.bin weights, "
-                                                                       "which can run code.")] = False,
+    steps: Steps = 25,
+    guidance: Guidance = 7.5,
+    scheduler: Scheduler = "dpm++",
+    candidates: Candidates = 1,
+    seed: Seed = None,
+    allow_pickle: AllowPickle = False,
 ) -> None:
     """Draw a scene, then take corrections typed one per line until /export or /quit."""
-    from agent.cli import app as cli  # imported here: agent.cli.app registers this command at its end, so it must load first
-
-    if scene is None and session_id is None:
-        cli.fail("expected a scene file to start a chat (shotsmith chat SCENE.toml) or --session ID to go on "
-                 f"with one kept under {SESSIONS}/")
-    if session_id is not None and not session_id.strip():
-        cli.fail("--session: expected the name of a session folder, such as investigation")
-    settings = cli._settings(width, height, steps, guidance, scheduler, candidates)
-    story = cli._scene(scene, frames, shots, seed, scene_number, cast) if scene is not None else None
-    folder = out or (SESSIONS / session_id if session_id is not None else cli._default_out(scene, scene_number))
-
-    if session_id is not None:
-        session = _reopen(cli, folder)
-        state = session.state()
-        cast = state.scene if state is not None else story
-        refusal = (f"{folder}: that session never started; give the scene file too to start it there"
-                   if cast is None else f"{folder}: that session was exported and is finished; start a new one "
-                   "with shotsmith chat SCENE.toml" if state is not None and state.done else None)
-        if refusal:
-            session.close()
-            cli.fail(refusal)
-    else:
-        session, cast = None, story
-    try:
-        choice = make_context(planner, renderer, _library(library, scene, cast), allow_pickle, llm_model)
-    except (ConfigError, LibraryError) as error:
-        if session is not None:
-            session.close()
-        cli.fail(str(error))
-    if session is None:
-        session = cli._open(folder, choice.context, False)
-    else:
-        session.context = choice.context  # opened before the context existed, to read the scene it holds
+    _check_choice(scene, session_id)
+    settings = make_settings(width, height, steps, guidance, scheduler, candidates)
+    story = read_scene(scene, frames, shots, seed, scene_number, cast) if scene is not None else None
+    folder = out or (SESSIONS / session_id if session_id is not None else default_out(scene, scene_number))
+    session, cast = _kept(folder, story) if session_id is not None else (None, story)
+    choice = _choose(session, lambda: make_context(planner, renderer, _library(library, scene, cast), allow_pickle,
+                                                   llm_model))
+    session = _with_context(session, folder, choice.context)
     for notice in choice.notices:
-        cli.console.print(f"notice: {notice}", markup=False, highlight=False, soft_wrap=True)
+        say(f"notice: {notice}")
+    Conversation(session, folder).hold(story, settings)
 
-    talk = _Chat(cli, session, folder)
-    try:
-        talk.begin(story, settings)
-        talk.loop()
-    finally:
+
+def _check_choice(scene: Path | None, session_id: str | None) -> None:
+    """Refuse a chat given neither a scene nor a session, or a blank session name."""
+    if scene is None and session_id is None:
+        fail("expected a scene file to start a chat (shotsmith chat SCENE.toml) or --session ID to go on "
+             f"with one kept under {SESSIONS}/")
+    if session_id is not None and not session_id.strip():
+        fail("--session: expected the name of a session folder, such as investigation")
+
+
+def _kept(folder: Path, story: Scene | None) -> tuple[Session, Scene]:
+    """Open the session kept in `folder`; return it and the scene it holds (or the one given, if it never started)."""
+    session = _reopen(folder)
+    state = session.state()
+    cast = state.scene if state is not None else story
+    refusal = (f"{folder}: that session never started; give the scene file too to start it there"
+               if cast is None else f"{folder}: that session was exported and is finished; start a new one "
+               "with shotsmith chat SCENE.toml" if state is not None and state.done else None)
+    if refusal:
         session.close()
+        fail(refusal)
+    return session, cast
 
 
-def _reopen(cli, folder: Path) -> Session:
+def _reopen(folder: Path) -> Session:
     if folder.exists() and not folder.is_dir():
-        cli.fail(f"{folder}: expected a session folder, found a file")
+        fail(f"{folder}: expected a session folder, found a file")
     try:
         session = Session.reopen(folder, None)  # the context is set once the library is read
     except SessionError as error:
         if not (folder / "session.json").exists():
-            cli.fail(f"{folder}: no session kept here (no session.json); start one with shotsmith chat SCENE.toml")
-        cli.fail(str(error))
+            fail(f"{folder}: no session kept here (no session.json); start one with shotsmith chat SCENE.toml")
+        fail(str(error))
     for notice in session.notices:
-        cli.errors.print(f"notice: {notice}", markup=False, highlight=False, soft_wrap=True)
+        warn(f"notice: {notice}")
     return session
 
 
-def _library(library: Path | None, scene_file: Path | None, scene):
+def _choose(session: Session | None, make: Callable[[], Choice]) -> Choice:
+    """Return what `make` chooses; on a bad option or library, close the kept session and fail with one line."""
+    try:
+        return make()
+    except (ConfigError, LibraryError) as error:
+        if session is not None:
+            session.close()
+        fail(str(error))
+
+
+def _with_context(session: Session | None, folder: Path, context: Context) -> Session:
+    """Give a kept session its context, or open a new session in `folder` with it."""
+    if session is None:
+        return open_session(folder, context, False)
+    session.context = context  # opened before the context existed, to read the scene it holds
+    return session
+
+
+def _library(library: Path | None, scene_file: Path | None, scene: Scene | None) -> Library | None:
     """Return the model library: --library, else library.toml beside the scene file, else none."""
     if library is None and scene_file is None:
         return None
     return read_library(library, scene_file or library, scene)
-
-
-@dataclass
-class _Pass:
-    """What one stretch of session work showed: whether it published and whether the plan was printed."""
-
-    published: bool = False
-    planned: bool = False
-
-
-class _Chat:
-    """One terminal conversation with a session; every method prints through the cli module's consoles."""
-
-    def __init__(self, cli, session: Session, folder: Path):
-        self.cli = cli
-        self.console = cli.console
-        self.errors = cli.errors
-        self.session = session
-        self.folder = folder
-        self.report = Report()
-
-    # --- output -----------------------------------------------------------------------------------------
-
-    def say(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-    def complain(self, text: str) -> None:
-        self.errors.print(f"error: {text}", markup=False, highlight=False, soft_wrap=True)
-
-    def table(self, state: Storyboard | None = None) -> None:
-        state = state or self.session.state()
-        if state is None or not state.frames:
-            self.say("no shot list yet")
-            return
-        self.console.print(plan_table(state, self.console.width))
-
-    # --- the conversation -------------------------------------------------------------------------------
-
-    def begin(self, story, settings) -> None:
-        """Draw a new scene, or pick up a kept session where it stopped."""
-        state = self.session.state()
-        if state is None:
-            self.work(lambda: self.session.start(story, settings), plan=True, every_shot=True)
-        else:
-            self.say(f"taking up the session in {self.folder}: {len(state.frames)} frames, "
-                     f"{len(state.applied)} correction(s) so far")
-            if self.session.unfinished():
-                self.say("finishing the work that was cut off first")
-                self.work(self.session.carry_on, plan=True, every_shot=True)
-            else:
-                self.table(state)
-        self.say('type a correction such as "frame 3: close-up", or /help')
-
-    def loop(self) -> None:
-        while True:
-            line = self.read()
-            if line is None:
-                self.leave()
-                return
-            if not line:
-                continue
-            if line.startswith("/"):
-                if self.slash(line):
-                    return
-            elif self.send(line):
-                return
-
-    def read(self) -> str | None:
-        """Return the next line, stripped, or None at the end of input or on Ctrl-C."""
-        try:
-            line = self.console.input("> ", markup=False)
-        except (EOFError, KeyboardInterrupt):
-            self.say("")
-            return None
-        if not sys.stdin.isatty():
-            self.say(line)  # piped or scripted input is not echoed by a terminal; keep the transcript readable
-        return line.strip()
-
-    def slash(self, line: str) -> bool:
-        """Carry out a slash command; return True when the chat should end."""
-        name = line.split()[0].lower()
-        if name == "/help":
-            self.say(f"corrections: {HELP}")
-            for command, meaning in SLASH.items():
-                self.say(f"  {command:<10} {meaning}")
-        elif name == "/plan":
-            self.table()
-        elif name == "/undo":
-            return self.send("undo")
-        elif name == "/export":
-            return self.send("export")
-        elif name == "/sessions":
-            self.sessions()
-        elif name == "/quit":
-            self.leave()
-            return True
-        else:
-            self.complain(f"{name}: not a chat command; expected one of {', '.join(SLASH)}")
-        return False
-
-    def send(self, text: str) -> bool:
-        """Hand a correction to the session and show what it did; return True once the session is finished."""
-        if self.session.unfinished():
-            self.say("finishing the work that was cut off first")
-            if not self.work(self.session.carry_on):
-                return False
-        try:
-            events = self.session.send(text)
-        except SessionError as error:
-            self.complain(str(error))
-            return False
-        self.work(lambda: events)
-        state = self.session.state()
-        if state is not None and state.done:
-            self.cli._summary(state, self.folder, self.report)
-            self.say(f"exported: the storyboard is in {self.folder}")
-            return True
-        return False
-
-    def work(self, events, plan: bool = False, every_shot: bool = False) -> bool:
-        """Show a stretch of session work, letting Ctrl-C stop a render; return False if it was stopped.
-
-        `events` is called inside the interrupt guard, so a session that fails to start is caught too.
-        """
-        before = shot_files(self.folder)
-        seen = _Pass()
-        context = self.session.context
-        try:
-            with self.cli._cancel_on_interrupt(context.renderer, context.inpainter):
-                show(self.watch(events(), seen, plan), self.console, self.errors, self.report)
-        except (Cancelled, KeyboardInterrupt):
-            self.say("")
-            self.say("stopped; frames finished before stay on disk, and the next correction first finishes "
-                     "the cut-off work (/quit keeps the session for later)")
-            return False
-        except LibraryError as error:
-            self.complain(f"{error} (frames finished before this stay on disk)")
-            return False
-        except SessionError as error:  # the folder cannot be written (a full disk); the session stays as it was
-            self.complain(str(error))
-            return False
-        if plan and not seen.planned:
-            self.table()
-        if seen.published:
-            for path in changed({} if every_shot else before, shot_files(self.folder)):
-                self.say(f"wrote {path}")
-        return True
-
-    def watch(self, events: Iterable[Event], seen: _Pass, plan: bool) -> Iterator[Event]:
-        """Pass events through, printing the plan table once drawing starts and noting a publish."""
-        for event in events:
-            kind = event.get("type")
-            if plan and not seen.planned and kind in ("progress", "frame"):
-                seen.planned = True
-                self.table()
-            if kind == "published":
-                seen.published = True
-            yield event
-
-    def sessions(self) -> None:
-        rows = list_sessions([SESSIONS, self.folder.parent])
-        if not rows:
-            self.say(f"no sessions under {SESSIONS}/")
-        here = self.folder.resolve()
-        for folder, title in rows:
-            mark = "  (this chat)" if folder.resolve() == here else ""
-            self.say(f"{folder}  {title}{mark}")
-
-    def leave(self) -> None:
-        self.say(f"the session stays in {self.folder}; go on with: shotsmith chat {_resume_args(self.folder)}")
-
-
-def _resume_args(folder: Path) -> str:
-    try:
-        if folder.resolve().parent == SESSIONS.resolve():
-            return f"--session {folder.name}"
-    except OSError:
-        pass
-    return f"--session {folder.name} --out {folder}"

@@ -12,6 +12,9 @@ from graphs.state import Storyboard
 from prompts.shot_types import shot_by_slug
 from tools.files.bounded import STORYBOARD_LIMIT, read_text
 
+SESSIONS = Path("out")
+"""Where chat sessions are kept by default, one folder each; `--session ID` names a folder here."""
+
 PROMPT_WIDTH = 60
 """The most characters of each frame's prompt the plan table shows; a narrow terminal cuts it shorter."""
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from agent.session import Event
+from graphs import events as news
 
 
 class Report:
@@ -24,38 +25,61 @@ def show(events: Iterable[Event], console: Console, errors: Console, report: Rep
     """Consume events, drawing progress on `console` and problems on `errors`."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
-        task = None
+        bar = Bar(progress)
         for event in events:
-            kind = event.get("type")
-            if kind == "plan":
-                console.print(f"planned {event['frames']} frames with the {event['planner']} planner", markup=False)
-            elif kind == "progress":
-                if task is None:
-                    task = progress.add_task("rendering", total=event["frames"])
-                progress.update(task, description=f"frame {event['frame']} · step {event['step']}/{event['steps']}")
-            elif kind == "frame":
-                report.rendered += event["status"] == "rendered"
-                report.reused += event["status"] == "reused"
-                if task is None:
-                    task = progress.add_task("rendering", total=event["frames"])
-                progress.update(task, completed=event["frame"] + 1, description=f"frame {event['frame']}")
-            elif kind == "retry":
-                why = (f"best CLIP score {event['score']:.1f} is below {event['threshold']:g}"
-                       if event["reason"] == "score" else "no candidate reads as the planned shot type")
-                shot = f", shot LoRA +{event['shot_boost']:g}" if event["shot_boost"] else ""
-                console.print(f"frame {event['frame']}: {why}; retry {event['attempt']} of {event['retries']} "
-                              f"with fresh seeds{shot}", markup=False, highlight=False, soft_wrap=True)
-            elif kind == "queue":
-                console.print(f"waiting for the GPU: {event['ahead']} ahead", markup=False, highlight=False)
-            elif kind == "notice":
-                console.print(f"notice: {event['message']}", markup=False, highlight=False, soft_wrap=True)
-            elif kind == "critique":
-                console.print(event["summary"], markup=False, highlight=False, soft_wrap=True)
-            elif kind == "message":
-                console.print(event["message"], markup=False, highlight=False, soft_wrap=True)
-            elif kind == "question":
-                report.questions.append(event["message"])
-                console.print(f"question: {event['message']}", markup=False, highlight=False, soft_wrap=True)
-            elif kind == "error":
-                report.errors.append(event["message"])
-                errors.print(f"error: {event['message']}", markup=False, highlight=False, soft_wrap=True)
+            if isinstance(event, (news.Progress, news.FrameDrawn)):
+                bar.advance(event, report)
+            else:
+                say(event, console, errors, report)
+
+
+class Bar:
+    """The rendering bar, added when the first frame starts."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def advance(self, event: news.Progress | news.FrameDrawn, report: Report) -> None:
+        """Move the bar on a denoising step or a finished frame, counting the frame as rendered or reused."""
+        if self.task is None:
+            self.task = self.progress.add_task("rendering", total=event.frames)
+        match event:
+            case news.Progress(frame=frame, step=step, steps=steps):
+                self.progress.update(self.task, description=f"frame {frame} · step {step}/{steps}")
+            case news.FrameDrawn(frame=frame, status=status):
+                report.rendered += status == "rendered"
+                report.reused += status == "reused"
+                self.progress.update(self.task, completed=frame + 1, description=f"frame {frame}")
+
+
+def say(event: Event, console: Console, errors: Console, report: Report) -> None:
+    """Print one event that is not rendering progress as a line, noting questions and errors in `report`."""
+    line = {"markup": False, "highlight": False, "soft_wrap": True}
+    match event:
+        case news.Planned(frames=frames, planner=planner):
+            console.print(f"planned {frames} frames with the {planner} planner", markup=False)
+        case news.Retrying():
+            console.print(retry_line(event), **line)
+        case news.Queued(ahead=ahead):
+            console.print(f"waiting for the GPU: {ahead} ahead", markup=False, highlight=False)
+        case news.Notice(message=message):
+            console.print(f"notice: {message}", **line)
+        case news.Critiqued(summary=summary):
+            console.print(summary, **line)
+        case news.Reply(message=message):
+            console.print(message, **line)
+        case news.Question(message=message):
+            report.questions.append(message)
+            console.print(f"question: {message}", **line)
+        case news.Problem(message=message):
+            report.errors.append(message)
+            errors.print(f"error: {message}", **line)
+
+
+def retry_line(event: news.Retrying) -> str:
+    """Say why the critic sent a frame back and how it is drawn again."""
+    why = (f"best CLIP score {event.score:.1f} is below {event.threshold:g}" if event.reason == "score"
+           else "no candidate reads as the planned shot type")
+    shot = f", shot LoRA +{event.shot_boost:g}" if event.shot_boost else ""
+    return f"frame {event.frame}: {why}; retry {event.attempt} of {event.retries} with fresh seeds{shot}"

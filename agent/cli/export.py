@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from agent.cli.common import console, fail
 from tools.export.exports import FILES, Options, write_exports
 from tools.files.folder_lock import FolderBusy, FolderLock
 from tools.export.shot_list import ExportError
@@ -28,35 +29,36 @@ def export(
                         ] = "",
 ) -> None:
     """Write the storyboard in FOLDER in the formats crews use, next to its images."""
-    from agent.cli import app as cli  # imported here: agent.cli.app registers this command at its end, so it must load first
-
     formats = [f.strip().lower().lstrip(".") for f in format.split(",") if f.strip()]
     if not formats:
-        cli.fail(f"--format: expected some of {', '.join(FILES)}")
+        fail(f"--format: expected some of {', '.join(FILES)}")
     extra = tuple(f".{t.strip().lower().lstrip('.')}" for t in timeline.split(",") if t.strip())
     if extra and "otio" not in formats:
         formats.append("otio")
     options = Options(panels=panels, orientation=orientation, captions=captions, push_in=push_in,
                       timeline_formats=extra)
     folder = folder.absolute()
-    lock = None
-    if folder.is_dir():  # a missing folder is write_exports' to explain
-        try:
-            lock = FolderLock(folder)  # a run still drawing here would change the board under the export
-        except FolderBusy as error:
-            cli.fail(str(error))
-        except OSError as error:
-            cli.fail(f"{folder}: cannot write the exports here ({error.strerror or error}); expected a folder you "
-                     "can write to (copy it somewhere writable and export the copy)")
+    lock = _lock(folder) if folder.is_dir() else None  # a missing folder is write_exports' to explain
     try:
         written = write_exports(folder, list(dict.fromkeys(formats)), options)
     except ExportError as error:
-        cli.fail(str(error))
+        fail(str(error))
     except OSError as error:
-        cli.fail(f"{folder}: the exports could not be written ({error.strerror or error}); files written before "
-                 "this stay, and the others are unchanged", 1)
+        fail(f"{folder}: the exports could not be written ({error.strerror or error}); files written before "
+             "this stay, and the others are unchanged", 1)
     finally:
         if lock is not None:
             lock.release()
     for path in written:
-        cli.console.print(f"wrote {path}", markup=False, highlight=False)
+        console.print(f"wrote {path}", markup=False, highlight=False)
+
+
+def _lock(folder: Path) -> FolderLock:
+    """Hold the folder while exporting: a run still drawing here would change the board under the export."""
+    try:
+        return FolderLock(folder)
+    except FolderBusy as error:
+        fail(str(error))
+    except OSError as error:
+        fail(f"{folder}: cannot write the exports here ({error.strerror or error}); expected a folder you "
+             "can write to (copy it somewhere writable and export the copy)")

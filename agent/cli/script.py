@@ -1,8 +1,8 @@
 """The `shotsmith script` command: play a YAML list of chat turns against a scene, without a person at the keyboard.
 
 A turns file names a scene and the messages to send once the storyboard is drawn; the command hands them to
-`shotsmith run` as if each had been passed with --then, so the transcript, the files written and the exit codes
-are the same as for that command. With --resume it goes on with the session last started in the output folder,
+the work of `shotsmith run` as if each had been passed with --then, so the transcript, the files written and the
+exit codes are the same as for that command. With --resume it goes on with the session last started in the output folder,
 so a script killed part-way finishes without drawing again what was already on disk.
 """
 
@@ -13,6 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from agent.cli.common import fail
+from agent.cli.run import Run, run_storyboard
 from agent.config import PLANNERS, RENDERERS
 from tools.files.bounded import SCENE_LIMIT, FileRefused, read_text
 
@@ -37,15 +39,13 @@ def script(
                                               "has not applied yet.")] = False,
 ) -> None:
     """Render a scene, then send each turn of a turns file as a chat message; stop at the first that fails."""
-    from agent.cli import app as cli  # imported here: agent.cli.app registers this command at its end, so it must load first
-
     try:
         plan = read_turns(turns)
     except TurnsError as error:
-        cli.fail(str(error))
-    cli.run(scene=plan["scene"], out=out or plan["out"], then=plan["turns"], renderer=plan["renderer"],
-            planner=plan["planner"], width=plan["width"], height=plan["height"], steps=plan["steps"],
-            candidates=plan["candidates"], seed=plan["seed"], resume=resume)
+        fail(str(error))
+    run_storyboard(Run(scene=plan["scene"], out=out or plan["out"], then=plan["turns"], renderer=plan["renderer"],
+                       planner=plan["planner"], width=plan["width"], height=plan["height"], steps=plan["steps"],
+                       candidates=plan["candidates"], seed=plan["seed"], resume=resume))
 
 
 def read_turns(path: Path) -> dict:

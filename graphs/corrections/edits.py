@@ -1,21 +1,24 @@
-"""Apply parsed corrections to a storyboard, returning the state update; nothing else changes."""
+"""Apply parsed corrections to a storyboard, returning the state update; nothing else changes.
+
+Each command class has one small function in EDITS that applies it to a draft of the board.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from graphs.context import Planner
 from graphs.commands import (ALWAYS_WRITTEN, ASKED, DURATION_RANGE, AddFrame, Append, Clarify, Command, CorrectionError,
                              Duplicate, Export, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetDuration,
                              SetSetting, SetShot, SetStyle, Swap, Undo)
-from graphs.corrections.rules import WHERE_WORDS
+from graphs.context import Planner
+from graphs.corrections.frame_edits import (append_sentence, check_frame, move_character, next_seed, restaged,
+                                            rewrite_prompt, shot_named)
+from graphs.corrections.history import restore, settle
 from graphs.corrections.setting_words import check_setting
-from graphs.planning.planner import frame_seed, home_sides, place
 from graphs.frames.rendering import answering, job_of
-from graphs.state import Character, Frame, FrameSpec, Placement, Scene, Settings, Step, Storyboard
-from prompts.shot_types import SHOT_TYPES, ShotType, find_shot, shot_by_slug
+from graphs.planning.planner import frame_seed
+from graphs.state import Frame, FrameSpec, Scene, Settings, Step, Storyboard
 
 HISTORY_LIMIT = 50
 
@@ -30,99 +33,6 @@ class _Draft:
     next_id: int
     taken: set[str]
     """Frame ids in use now or in the undo history; a new frame never reuses one."""
-
-
-def next_seed(seed: int) -> int:
-    """Return a fresh seed that follows from the old one, so regenerating is reproducible."""
-    return (seed * 1103515245 + 12345) % (2**31 - 1)
-
-
-def _check(frames: list[Frame], number: int) -> int:
-    if not 0 <= number < len(frames):
-        raise CorrectionError(f"there is no frame {number}: frames are numbered 0 to {len(frames) - 1}")
-    return number
-
-
-def named(cast: list[Character], text: str) -> list[Character]:
-    """Return the cast members a text names by token, in cast order."""
-    return [p for p in cast if re.search(rf"\b{re.escape(p.name)}\b", text, re.IGNORECASE)]
-
-
-def _member(cast: list[Character], word: str) -> Character | None:
-    """Return the cast member a word names by token or alias (case and punctuation aside), or None."""
-    flat = re.sub(r"[^a-z0-9]", "", word.lower())
-    for person in cast:
-        if flat in [re.sub(r"[^a-z0-9]", "", n.lower()) for n in [person.name, *person.aliases]]:
-            return person
-    return None
-
-
-def _who(people: list[Placement]) -> str:
-    names = [p.name for p in people]
-    if not names:
-        return "nobody is in it"
-    if len(names) == 1:
-        return f"only {names[0]} is"
-    return ", ".join(names[:-1]) + f" and {names[-1]} are"
-
-
-def _rewrite(scene: Scene, frame: Frame, text: str) -> Frame:
-    cast = scene.characters
-    named_here = named(cast, text)
-    old = {c.name: c for c in frame.spec.characters}
-    positions = place([p.name for p in named_here], home_sides(cast)) if named_here else []
-    people = [old[p.name] if p.name in old and len(named_here) == len(old) else
-              Placement(name=p.name, class_word=p.class_word, position=pos) for p, pos in zip(named_here, positions)]
-    spec = frame.spec.model_copy(update={"prompt": text, "characters": people, "written_by": "person"})
-    return frame.model_copy(update={"spec": spec})
-
-
-def _append(scene: Scene, frame: Frame, number: int, text: str) -> Frame:
-    """Return the frame with `text` added to its prompt as a sentence of its own.
-
-    Cast members the text names who were not in the frame join it, and everyone's side is worked out again.
-    """
-    sentence = text if text[-1] in ".!?" else text + "."
-    first = sentence.split()[0]
-    if first.islower() and _member(scene.characters, first) is None:
-        sentence = sentence[0].upper() + sentence[1:]
-    base = frame.spec.prompt.rstrip()
-    if base and base[-1] not in ".!?":
-        base += "."
-    people = list(frame.spec.characters)
-    joining = [p for p in named(scene.characters, text) if p.name not in {c.name for c in people}]
-    if joining:
-        homes = home_sides(scene.characters)
-        if len(people) + len(joining) > 3 or any(p.name not in homes for p in people):
-            raise CorrectionError(f"frame {number}: {_who(people)} in it already; a frame holds three characters "
-                                  "at most, so write the whole prompt instead")
-        people += [Placement(name=p.name, class_word=p.class_word, position="centre") for p in joining]
-        positions = place([p.name for p in people], homes)
-        people = [p.model_copy(update={"position": pos}) for p, pos in zip(people, positions)]
-    spec = frame.spec.model_copy(update={"prompt": f"{base} {sentence}".strip(), "characters": people,
-                                         "written_by": "person"})
-    return frame.model_copy(update={"spec": spec})
-
-
-def _move_character(scene: Scene, frame: Frame, number: int, command: MoveCharacter,
-                    planner: Planner) -> tuple[Frame, str]:
-    """Return the frame with a character moved, and a note; whoever stood there takes the old place."""
-    person = _member(scene.characters, command.character)
-    token = person.name if person else command.character
-    spec = frame.spec
-    mover = next((k for k, c in enumerate(spec.characters) if c.name.lower() == token.lower()), None)
-    if mover is None:
-        raise CorrectionError(f"{command.character} is not in frame {number}: {_who(spec.characters)}")
-    old = spec.characters[mover].position
-    if old == command.position:
-        return frame, f"{token} already stands {WHERE_WORDS[old]} in frame {number}"
-    people = [c.model_copy(update={"position": old}) if c.position == command.position else c
-              for c in spec.characters]
-    people[mover] = people[mover].model_copy(update={"position": command.position})
-    spec = spec.model_copy(update={"characters": people})
-    if spec.written_by == "planner":
-        spec = planner.restage(scene, spec, shot_by_slug(spec.shot_type))
-    return frame.model_copy(update={"spec": spec}), f"{token} now stands {WHERE_WORDS[command.position]} in frame {number}"
 
 
 def _pick(frame: Frame, number: int, candidate: int) -> Frame:
@@ -147,115 +57,149 @@ def _new_frame(draft: _Draft, spec_for: Callable[[int], FrameSpec]) -> Frame:
     return Frame(id=f"f{number}", spec=spec_for(number))
 
 
-def _shot(slug: str) -> ShotType:
-    shot = find_shot(slug)  # slugs, and the names and numbers people (or models) also use
-    if shot is None:
-        raise CorrectionError(f"unknown shot type {slug!r}: expected one of {', '.join(s.slug for s in SHOT_TYPES)}")
-    return shot
+# --- one function per command: each changes the draft and says what changed ------------------------------------
+def _set_shot(draft: _Draft, command: SetShot, planner: Planner) -> str:
+    frames, i = draft.frames, check_frame(draft.frames, command.frame)
+    shot = shot_named(command.shot_type)
+    frames[i] = frames[i].model_copy(update={"spec": planner.restage(draft.scene, frames[i].spec, shot)})
+    return f"frame {i} is now a {shot.name.lower()}"
 
 
-def _restaged(scene: Scene, spec: FrameSpec, planner: Planner) -> FrameSpec:
-    return planner.restage(scene, spec, _shot(spec.shot_type))
+def _rewrite(draft: _Draft, command: Rewrite, planner: Planner) -> str:
+    frames, i = draft.frames, check_frame(draft.frames, command.frame)
+    if not command.prompt.strip():
+        raise CorrectionError(f"frame {i}: expected a new prompt, got nothing")
+    frames[i] = rewrite_prompt(draft.scene, frames[i], command.prompt)
+    return f"frame {i} has a new prompt"
+
+
+def _append(draft: _Draft, command: Append, planner: Planner) -> str:
+    frames, i = draft.frames, check_frame(draft.frames, command.frame)
+    text = " ".join(command.text.split())
+    if not text:
+        raise CorrectionError(f"say what to add to frame {i}")
+    frames[i] = append_sentence(draft.scene, frames[i], i, text)
+    return f"frame {i}: added \"{text}\" to the prompt"
+
+
+def _move_character(draft: _Draft, command: MoveCharacter, planner: Planner) -> str:
+    frames, i = draft.frames, check_frame(draft.frames, command.frame)
+    frames[i], note = move_character(draft.scene, frames[i], i, command, planner)
+    return note
+
+
+def _regenerate(draft: _Draft, command: Regenerate, planner: Planner) -> str:
+    frames = draft.frames
+    targets = range(len(frames)) if command.frame is None else [check_frame(frames, command.frame)]
+    for i in targets:
+        spec = frames[i].spec.model_copy(update={"seed": next_seed(frames[i].spec.seed)})
+        frames[i] = frames[i].model_copy(update={"spec": spec})
+    return "regenerating every frame" if command.frame is None else f"regenerating frame {command.frame}"
+
+
+def _set_duration(draft: _Draft, command: SetDuration, planner: Planner) -> str:
+    frames, i = draft.frames, check_frame(draft.frames, command.frame)
+    low, high = DURATION_RANGE
+    if not low <= command.seconds <= high:
+        raise CorrectionError(f"frame {i}: expected a hold from {low:g} to {high:g} seconds, got {command.seconds:g}")
+    frames[i] = frames[i].model_copy(update={"duration": round(command.seconds, 2)})
+    return f"frame {i} now holds for {frames[i].duration:g} s in the animatic"
+
+
+def _pick_candidate(draft: _Draft, command: Pick, planner: Planner) -> str:
+    frames, i = draft.frames, check_frame(draft.frames, command.frame)
+    frames[i] = _pick(frames[i], i, command.candidate)
+    return f"frame {i} now shows candidate {command.candidate}"
+
+
+def _swap(draft: _Draft, command: Swap, planner: Planner) -> str:
+    frames = draft.frames
+    a, b = check_frame(frames, command.first), check_frame(frames, command.second)
+    frames[a], frames[b] = frames[b], frames[a]
+    return f"swapped frames {a} and {b}"
+
+
+def _remove(draft: _Draft, command: Remove, planner: Planner) -> str:
+    frames, i = draft.frames, check_frame(draft.frames, command.frame)
+    if len(frames) == 1:
+        raise CorrectionError("cannot remove the only frame: a storyboard needs at least one")
+    del frames[i]
+    return f"removed frame {i}; later frames moved up by one"
+
+
+def _add_frame(draft: _Draft, command: AddFrame, planner: Planner) -> str:
+    frames = draft.frames
+    shot = None if command.shot_type is None else shot_named(command.shot_type)
+    action = " ".join(command.action.split())
+    if not action:
+        raise CorrectionError('say what the new frame should show, e.g. "add a frame after 3: <what happens>"')
+    if command.after is None:
+        at = len(frames)
+    elif command.after == -1:
+        at = 0
+    else:
+        at = check_frame(frames, command.after) + 1
+    scene = draft.scene
+    frame = _new_frame(draft, lambda n: planner.extra(scene, action, shot, frame_seed(scene, n)))
+    frames.insert(at, frame)
+    return f"added frame {at}, a {shot_named(frame.spec.shot_type).name.lower()}"
+
+
+def _duplicate(draft: _Draft, command: Duplicate, planner: Planner) -> str:
+    frames, i = draft.frames, check_frame(draft.frames, command.frame)
+    source = frames[i].spec
+
+    def copied(n: int) -> FrameSpec:
+        seed = frame_seed(draft.scene, n)
+        return source.model_copy(update={"seed": next_seed(seed) if seed == source.seed else seed})
+    frames.insert(i + 1, _new_frame(draft, copied))
+    return f"frame {i + 1} is a copy of frame {i} with a new seed; later frames moved down by one"
+
+
+def _move_frame(draft: _Draft, command: MoveFrame, planner: Planner) -> str:
+    frames, i = draft.frames, check_frame(draft.frames, command.frame)
+    if not 0 <= command.to < len(frames):
+        raise CorrectionError(f"cannot move frame {i} to {command.to}: positions run from 0 to {len(frames) - 1}")
+    frames.insert(command.to, frames.pop(i))
+    return f"frame {i} is now frame {command.to}"
+
+
+def _set_style(draft: _Draft, command: SetStyle, planner: Planner) -> str:
+    """Change the scene's style; frames the planner wrote are written again, frames with the person's prompt kept."""
+    frames = draft.frames
+    style = " ".join(command.style.split())
+    draft.scene = draft.scene.model_copy(update={"style": style})
+    restaged_count = 0
+    for k, frame in enumerate(frames):
+        if frame.spec.written_by == "planner":
+            frames[k] = frame.model_copy(update={"spec": restaged(draft.scene, frame.spec, planner)})
+            restaged_count += 1
+    kept = len(frames) - restaged_count
+    note = f'the style is now "{style}"' if style else "the style is removed"
+    return note + (f"; {kept} frame(s) with your own prompt keep it" if kept else "")
+
+
+def _set_setting(draft: _Draft, command: SetSetting, planner: Planner) -> str:
+    value = check_setting(command.name, command.value)
+    draft.settings = draft.settings.model_copy(update={command.name: value})
+    return f"{command.name} is now {value}"
+
+
+EDITS: dict[type, Callable[[_Draft, Command, Planner], str]] = {
+    SetShot: _set_shot, Rewrite: _rewrite, Append: _append, MoveCharacter: _move_character,
+    Regenerate: _regenerate, SetDuration: _set_duration, Pick: _pick_candidate, Swap: _swap, Remove: _remove,
+    AddFrame: _add_frame, Duplicate: _duplicate, MoveFrame: _move_frame, SetStyle: _set_style,
+    SetSetting: _set_setting,
+}
+"""The function that applies each command class that can be combined with others in one message."""
 
 
 def _edit(draft: _Draft, command: Command, planner: Planner) -> str:
     """Change the draft for one command; return a short description of what changed."""
-    frames = draft.frames
-    if isinstance(command, SetShot):
-        i = _check(frames, command.frame)
-        shot = _shot(command.shot_type)
-        frames[i] = frames[i].model_copy(update={"spec": planner.restage(draft.scene, frames[i].spec, shot)})
-        return f"frame {i} is now a {shot.name.lower()}"
-    if isinstance(command, Rewrite):
-        i = _check(frames, command.frame)
-        if not command.prompt.strip():
-            raise CorrectionError(f"frame {i}: expected a new prompt, got nothing")
-        frames[i] = _rewrite(draft.scene, frames[i], command.prompt)
-        return f"frame {i} has a new prompt"
-    if isinstance(command, Append):
-        i = _check(frames, command.frame)
-        text = " ".join(command.text.split())
-        if not text:
-            raise CorrectionError(f"say what to add to frame {i}")
-        frames[i] = _append(draft.scene, frames[i], i, text)
-        return f"frame {i}: added \"{text}\" to the prompt"
-    if isinstance(command, MoveCharacter):
-        i = _check(frames, command.frame)
-        frames[i], note = _move_character(draft.scene, frames[i], i, command, planner)
-        return note
-    if isinstance(command, Regenerate):
-        targets = range(len(frames)) if command.frame is None else [_check(frames, command.frame)]
-        for i in targets:
-            spec = frames[i].spec.model_copy(update={"seed": next_seed(frames[i].spec.seed)})
-            frames[i] = frames[i].model_copy(update={"spec": spec})
-        return "regenerating every frame" if command.frame is None else f"regenerating frame {command.frame}"
-    if isinstance(command, SetDuration):
-        i = _check(frames, command.frame)
-        low, high = DURATION_RANGE
-        if not low <= command.seconds <= high:
-            raise CorrectionError(f"frame {i}: expected a hold from {low:g} to {high:g} seconds, got {command.seconds:g}")
-        frames[i] = frames[i].model_copy(update={"duration": round(command.seconds, 2)})
-        return f"frame {i} now holds for {frames[i].duration:g} s in the animatic"
-    if isinstance(command, Pick):
-        i = _check(frames, command.frame)
-        frames[i] = _pick(frames[i], i, command.candidate)
-        return f"frame {i} now shows candidate {command.candidate}"
-    if isinstance(command, Swap):
-        a, b = _check(frames, command.first), _check(frames, command.second)
-        frames[a], frames[b] = frames[b], frames[a]
-        return f"swapped frames {a} and {b}"
-    if isinstance(command, Remove):
-        i = _check(frames, command.frame)
-        if len(frames) == 1:
-            raise CorrectionError("cannot remove the only frame: a storyboard needs at least one")
-        del frames[i]
-        return f"removed frame {i}; later frames moved up by one"
-    if isinstance(command, AddFrame):
-        shot = None if command.shot_type is None else _shot(command.shot_type)
-        action = " ".join(command.action.split())
-        if not action:
-            raise CorrectionError('say what the new frame should show, e.g. "add a frame after 3: <what happens>"')
-        if command.after is None:
-            at = len(frames)
-        elif command.after == -1:
-            at = 0
-        else:
-            at = _check(frames, command.after) + 1
-        scene = draft.scene
-        frame = _new_frame(draft, lambda n: planner.extra(scene, action, shot, frame_seed(scene, n)))
-        frames.insert(at, frame)
-        return f"added frame {at}, a {_shot(frame.spec.shot_type).name.lower()}"
-    if isinstance(command, Duplicate):
-        i = _check(frames, command.frame)
-        source = frames[i].spec
-
-        def copied(n: int) -> FrameSpec:
-            seed = frame_seed(draft.scene, n)
-            return source.model_copy(update={"seed": next_seed(seed) if seed == source.seed else seed})
-        frames.insert(i + 1, _new_frame(draft, copied))
-        return f"frame {i + 1} is a copy of frame {i} with a new seed; later frames moved down by one"
-    if isinstance(command, MoveFrame):
-        i = _check(frames, command.frame)
-        if not 0 <= command.to < len(frames):
-            raise CorrectionError(f"cannot move frame {i} to {command.to}: positions run from 0 to {len(frames) - 1}")
-        frames.insert(command.to, frames.pop(i))
-        return f"frame {i} is now frame {command.to}"
-    if isinstance(command, SetStyle):
-        style = " ".join(command.style.split())
-        draft.scene = draft.scene.model_copy(update={"style": style})
-        restaged = 0
-        for k, frame in enumerate(frames):
-            if frame.spec.written_by == "planner":
-                frames[k] = frame.model_copy(update={"spec": _restaged(draft.scene, frame.spec, planner)})
-                restaged += 1
-        kept = len(frames) - restaged
-        note = f'the style is now "{style}"' if style else "the style is removed"
-        return note + (f"; {kept} frame(s) with your own prompt keep it" if kept else "")
-    if isinstance(command, SetSetting):
-        value = check_setting(command.name, command.value)
-        draft.settings = draft.settings.model_copy(update={command.name: value})
-        return f"{command.name} is now {value}"
-    raise CorrectionError(f"{command.kind} cannot be combined with other changes")
+    apply = EDITS.get(type(command))
+    if apply is None:
+        raise CorrectionError(f"{command.kind} cannot be combined with other changes")
+    return apply(draft, command, planner)
 
 
 def remember(state: Storyboard) -> dict:
@@ -273,86 +217,27 @@ def remember(state: Storyboard) -> dict:
     return {"history": history[dropped:], "forgotten": state.forgotten + dropped}
 
 
-def _shared(older: list, newer: list) -> int:
-    """Return how many first items two lists have in common."""
-    count = 0
-    for a, b in zip(older, newer):
-        if a != b:
-            break
-        count += 1
-    return count
+def _undo(state: Storyboard) -> dict:
+    """Return the state update that puts the board back as it was before the last correction."""
+    if not state.history:
+        if state.forgotten:
+            raise CorrectionError(f"nothing more to undo: undo goes back over the last {HISTORY_LIMIT} "
+                                  "corrections, and they are all undone")
+        raise CorrectionError("nothing to undo yet")
+    frames, scene, settings = restore(state.history[-1], state)
+    return {"frames": frames, "scene": scene, "settings": settings,
+            "history": state.history[:-1], "notice": "undid the last correction"}
 
 
-def settle(step: Step, newer: Storyboard) -> Step:
-    """Return the step with what the newer board holds as it was left out (Step says how it is kept).
-
-    Only the newest step needs settling. A step settled already is first read back whole against the board, so
-    settling it again keeps what undo would give.
-    """
-    frames, scene, settings = restore(step, newer)
-    now = {frame.id: frame for frame in newer.frames}
-    kept, shared = [], {}
-    for frame in frames:
-        match = now.get(frame.id)
-        count = _shared(frame.versions, match.versions) if match is not None else 0
-        if match is not None and count == len(frame.versions) \
-                and match.model_copy(update={"versions": match.versions[:count]}) == frame:
-            if count < len(match.versions):
-                shared[frame.id] = count
-            continue
-        if count:
-            shared[frame.id] = count
-        kept.append(frame.model_copy(update={"versions": frame.versions[count:]}) if count else frame)
-    order = [frame.id for frame in frames]
-    return Step(frames=kept, settled=True, order=[] if order == [f.id for f in newer.frames] else order,
-                shared=shared, scene=None if scene == newer.scene else scene,
-                settings=None if settings == newer.settings else settings)
+def _export(command: Export) -> dict:
+    """Return the state update that ends the session with an export, naming the extra formats asked for."""
+    extra = [f for f in command.formats if f not in ALWAYS_WRITTEN]
+    return {"done": True, "exports": extra,
+            "notice": "storyboard exported" + (f" (with {', '.join(extra)})" if extra else "")}
 
 
-def restore(step: Step, newer: Storyboard) -> tuple[list[Frame], Scene, Settings]:
-    """Return the frames, scene and settings a step was made from, read against the board that followed it."""
-    scene, settings = step.scene or newer.scene, step.settings or newer.settings
-    if not step.settled:
-        return list(step.frames), scene, settings
-    now = {frame.id: frame for frame in newer.frames}
-    kept = {frame.id: frame for frame in step.frames}
-    frames = []
-    for frame_id in step.ids(newer.frames):
-        match, frame = now.get(frame_id), kept.get(frame_id)
-        count = step.shared.get(frame_id, 0 if frame is not None else len(match.versions) if match else 0)
-        if (frame is None or count) and (match is None or len(match.versions) < count):
-            raise CorrectionError(f"the undo history has lost frame {frame_id}; undo cannot go back further")
-        if frame is None:
-            frames.append(match if count == len(match.versions) else
-                          match.model_copy(update={"versions": match.versions[:count]}))
-        else:
-            frames.append(frame.model_copy(update={"versions": match.versions[:count] + frame.versions})
-                          if count else frame)
-    return frames, scene, settings
-
-
-def apply_commands(state: Storyboard, commands: list[Command], planner: Planner) -> dict:
-    """Return the state update for a list of commands, or raise CorrectionError leaving state as it was.
-
-    The update always holds frames, history, next_id and notice; scene and settings only when they changed.
-    A Clarify changes nothing: the update is its question alone, marked as a question.
-    """
-    question = next((c for c in commands if isinstance(c, Clarify)), None)
-    if question is not None:
-        return {"notice": f"{ASKED}{question.question}"}
-    if len(commands) == 1 and isinstance(commands[0], Undo):
-        if not state.history:
-            if state.forgotten:
-                raise CorrectionError(f"nothing more to undo: undo goes back over the last {HISTORY_LIMIT} "
-                                      "corrections, and they are all undone")
-            raise CorrectionError("nothing to undo yet")
-        frames, scene, settings = restore(state.history[-1], state)
-        return {"frames": frames, "scene": scene, "settings": settings,
-                "history": state.history[:-1], "notice": "undid the last correction"}
-    if len(commands) == 1 and isinstance(commands[0], Export):
-        extra = [f for f in commands[0].formats if f not in ALWAYS_WRITTEN]
-        return {"done": True, "exports": extra,
-                "notice": "storyboard exported" + (f" (with {', '.join(extra)})" if extra else "")}
+def _edited(state: Storyboard, commands: list[Command], planner: Planner) -> dict:
+    """Return the state update for commands applied one after another to a draft of the board."""
     # A settled step with the newer board's order names no ids, and that board's are named further on.
     taken = {f.id for f in state.frames} | {i for step in state.history for i in step.ids(state.frames)}
     draft = _Draft(scene=state.scene, settings=state.settings, frames=list(state.frames), next_id=state.next_id,
@@ -364,3 +249,19 @@ def apply_commands(state: Storyboard, commands: list[Command], planner: Planner)
     if draft.settings != state.settings:
         update["settings"] = draft.settings
     return update
+
+
+def apply_commands(state: Storyboard, commands: list[Command], planner: Planner) -> dict:
+    """Return the state update for a list of commands, or raise CorrectionError leaving state as it was.
+
+    The update always holds frames, history, next_id and notice; scene and settings only when they changed.
+    A Clarify changes nothing: the update is its question alone, marked as a question.
+    """
+    question = next((c for c in commands if isinstance(c, Clarify)), None)
+    if question is not None:
+        return {"notice": f"{ASKED}{question.question}", "outcome": "asked"}
+    if len(commands) == 1 and isinstance(commands[0], Undo):
+        return _undo(state)
+    if len(commands) == 1 and isinstance(commands[0], Export):
+        return _export(commands[0])
+    return _edited(state, commands, planner)

@@ -1,10 +1,20 @@
-"""storyboard.json: the state written out for people and other tools, and read back for linting."""
+"""What is published about the frames: storyboard.json (written out for people and other tools, read back for
+linting) and the caption the sheet prints under each frame."""
 
 from __future__ import annotations
 
-from graphs.state import Character, FrameSpec, Storyboard
+from graphs.state import Character, Frame, FrameSpec, Storyboard
 from graphs.planning.timing import duration
 from prompts.shot_types import shot_by_slug
+
+
+def caption(index: int, frame: Frame) -> str:
+    """Return the caption the sheet prints under a frame: its number, shot type and who is in it.
+
+    Only the sheet and the PDF print it; the rendered image never holds it, so moving a frame redraws nothing.
+    """
+    names = ", ".join(c.name for c in frame.spec.characters)
+    return f"{index} · {shot_by_slug(frame.spec.shot_type).name}" + (f" · {names}" if names else "")
 
 
 def frame_entry(index: int, state: Storyboard) -> dict:

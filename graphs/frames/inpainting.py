@@ -16,7 +16,7 @@ from PIL import Image
 
 from graphs.context import Context
 from graphs.commands import ChooseMask, CorrectionError, Inpaint
-from graphs.corrections.edits import named
+from graphs.corrections.frame_edits import named
 from graphs.frames.rendering import answering, job_of, open_rgb
 from graphs.state import Frame, MaskChoice, Storyboard, Version
 from tools.files import atomic
@@ -129,67 +129,100 @@ def propose_masks(state: Storyboard, command: Inpaint, ctx: Context) -> dict:
             "notice": f"frame {i}: SAM proposes {len(paths)} masks: {listed}; say \"mask N\" to inpaint with one"}
 
 
-def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context,
-                  on_progress: ProgressFn | None = None) -> dict:
-    """Make the mask, inpaint the frame's image with it, and record the results as new versions."""
-    out = ctx.folder()
-    i = command.frame
-    frame = state.frames[i]
-    image = frame.image()
-    source = open_rgb(out, image.path)
+def _chosen_mask(frame: Frame, command: ChooseMask, out: Path) -> tuple[np.ndarray, str, str, dict]:
+    """Read the SAM mask the person chose; return it with the prompt, a name for the region and its refinement."""
+    choice = frame.masks
+    try:
+        with Image.open(out / choice.paths[command.mask]) as chosen:
+            raw = image_to_mask(chosen) > 0.5
+    except OSError:
+        raise CorrectionError(f"frame {command.frame}: mask file {choice.paths[command.mask]} is missing or "
+                              "unreadable; expected the file SAM proposed (ask for the point again)") from None
+    region = f"mask {command.mask} of point {choice.point[0]},{choice.point[1]}"
+    return raw, choice.prompt, region, {"blur": choice.blur, "dilate": choice.dilate, "close": choice.close}
+
+
+def _drawn_mask(source: Image.Image, command: Inpaint, ctx: Context) -> tuple[np.ndarray, str, str, dict]:
+    """Make the mask of a rectangle, or SAM's mask inside a box; return it as _chosen_mask does."""
+    box = tuple(command.coords)
+    raw = (rect_mask(source.size, box) if command.region == "rect" else ctx.segmenter.box_mask(source, box)).pixels
+    refine_with = _refinement(command, RECT_REFINE if command.region == "rect" else SAM_REFINE)
+    return raw, command.prompt, f"{command.region} {','.join(map(str, box))}", refine_with
+
+
+def _mask(frame: Frame, source: Image.Image, command: Inpaint | ChooseMask,
+          ctx: Context) -> tuple[Image.Image, str, str]:
+    """Return the refined mask image, the prompt and the region's name; refuse a mask that covers nothing."""
     if isinstance(command, ChooseMask):
-        choice = frame.masks
-        try:
-            with Image.open(out / choice.paths[command.mask]) as chosen:
-                raw = image_to_mask(chosen) > 0.5
-        except OSError:
-            raise CorrectionError(f"frame {i}: mask file {choice.paths[command.mask]} is missing or unreadable; "
-                                  "expected the file SAM proposed (ask for the point again)") from None
-        prompt, region = choice.prompt, f"mask {command.mask} of point {choice.point[0]},{choice.point[1]}"
-        refine_with = {"blur": choice.blur, "dilate": choice.dilate, "close": choice.close}
+        raw, prompt, region, refine_with = _chosen_mask(frame, command, ctx.folder())
     else:
-        box = tuple(command.coords)
-        raw = (rect_mask(source.size, box) if command.region == "rect" else ctx.segmenter.box_mask(source, box)).pixels
-        prompt, region = command.prompt, f"{command.region} {','.join(map(str, box))}"
-        refine_with = _refinement(command, RECT_REFINE if command.region == "rect" else SAM_REFINE)
+        raw, prompt, region, refine_with = _drawn_mask(source, command, ctx)
     refined = refine(np.asarray(raw), **refine_with)
     if not refined.any():
-        raise CorrectionError(f"frame {i}: the {region} mask covers nothing; expected a region with some pixels in it "
-                              "(try another mask, a box, or dilate N)")
-    mask = mask_to_image(refined)
-    settings, job = state.settings, job_of(image)
+        raise CorrectionError(f"frame {command.frame}: the {region} mask covers nothing; expected a region with some "
+                              "pixels in it (try another mask, a box, or dilate N)")
+    return mask_to_image(refined), prompt, region
+
+
+def _request(state: Storyboard, frame: Frame, source: Image.Image, mask: Image.Image, prompt: str,
+             ctx: Context) -> InpaintJob:
+    """Return the inpainting job: a seed of its own per repair, the LoRAs of the people named, the negative prompt."""
+    settings = state.settings
     earlier = sum(v.kind == "inpaint" for v in frame.versions)
     seed = (frame.spec.seed + INPAINT_SEED_STEP * (earlier + 1)) % (2**31 - 1)
     people = [c.name for c in named(state.scene.characters, prompt)]
     adapters = adapters_for(ctx.library, frame.spec.shot_type, people, with_shot=False) if ctx.library else ()
     negative = (negative_prompt(frame.spec.shot_type, ctx.library.negative) if ctx.library and ctx.library.negative
                 else frame.spec.negative_prompt)
-    request = InpaintJob(image=source, mask=mask, prompt=prompt, negative_prompt=negative, seed=seed,
-                         candidates=settings.candidates, steps=settings.steps, guidance=settings.guidance,
-                         scheduler=settings.scheduler, adapters=adapters)
-    stem = _digest(image.path, np.asarray(mask).tobytes(), prompt, seed, settings.candidates, settings.steps,
-                   settings.guidance, settings.scheduler, adapters)
-    mask_path = f"frames/masks/{frame.id}-{stem}.png"
-    paths = [f"frames/versions/{frame.id}-inpaint-{stem}-{k}.png" for k in range(settings.candidates)]
+    return InpaintJob(image=source, mask=mask, prompt=prompt, negative_prompt=negative, seed=seed,
+                      candidates=settings.candidates, steps=settings.steps, guidance=settings.guidance,
+                      scheduler=settings.scheduler, adapters=adapters)
+
+
+def _draw(request: InpaintJob, paths: list[str], ctx: Context, on_progress: ProgressFn | None) -> tuple[str, str, str]:
+    """Inpaint into `paths`, unless a run cut off after drawing left them all there.
+
+    Returns the renderer's name, the model that drew and a note on memory saved, if any, for the notice.
+    """
+    out = ctx.folder()
     if all(not image_problem(out / path) for path in paths):  # a run cut off after drawing: keep what it drew
-        renderer, info, squeezed = ctx.inpainter.name, {}, ""
-        model = ctx.inpainter.checkpoint or ctx.inpainter.model.base
-    else:
-        result = ctx.inpainter.inpaint(request, on_progress)
-        for path, picture in zip(paths, result.images):
-            atomic.write_png(out / path, picture)
-        renderer, info = result.renderer, result.info
-        model = ctx.inpainter.checkpoint or info.get("model", "")
-        squeezed = f"; {info['memory_notice']}" if info.get("memory_notice") else ""
+        return ctx.inpainter.name, str(ctx.inpainter.checkpoint or ctx.inpainter.model.base), ""
+    result = ctx.inpainter.inpaint(request, on_progress)
+    for path, picture in zip(paths, result.images):
+        atomic.write_png(out / path, picture)
+    info = result.info
+    squeezed = f"; {info['memory_notice']}" if info.get("memory_notice") else ""
+    return result.renderer, str(ctx.inpainter.checkpoint or info.get("model", "")), squeezed
+
+
+def _versions(request: InpaintJob, paths: list[str], stem: str, source: Version, mask_path: str, renderer: str,
+              model: str) -> list[Version]:
+    """Record each inpainted candidate as a version of the frame, answering the job of the image it repaired."""
+    return [Version(path=path, key=f"{stem}i" if k == 0 else f"{stem}i-{k}", job=job_of(source), seed=request.seed + k,
+                    renderer=renderer, kind="inpaint", mask=mask_path, prompt=request.prompt, source=source.path,
+                    adapters={a.name: a.weight for a in request.adapters}, steps=request.steps,
+                    guidance=request.guidance, scheduler=request.scheduler, model=model)
+            for k, path in enumerate(paths)]
+
+
+def inpaint_frame(state: Storyboard, command: Inpaint | ChooseMask, ctx: Context,
+                  on_progress: ProgressFn | None = None) -> dict:
+    """Make the mask, inpaint the frame's image with it, and record the results as new versions."""
+    out, i = ctx.folder(), command.frame
+    frame = state.frames[i]
+    image = frame.image()
+    source = open_rgb(out, image.path)
+    mask, prompt, region = _mask(frame, source, command, ctx)
+    request = _request(state, frame, source, mask, prompt, ctx)
+    stem = _digest(image.path, np.asarray(mask).tobytes(), prompt, request.seed, request.candidates, request.steps,
+                   request.guidance, request.scheduler, request.adapters)
+    mask_path = f"frames/masks/{frame.id}-{stem}.png"
+    paths = [f"frames/versions/{frame.id}-inpaint-{stem}-{k}.png" for k in range(request.candidates)]
+    renderer, model, squeezed = _draw(request, paths, ctx, on_progress)
     if not (out / mask_path).is_file():
         atomic.write_png(out / mask_path, mask)
-    versions = []
-    for k, path in enumerate(paths):
-        versions.append(Version(path=path, key=f"{stem}i" if k == 0 else f"{stem}i-{k}", job=job, seed=seed + k,
-                                renderer=renderer, kind="inpaint", mask=mask_path, prompt=prompt,
-                                source=image.path, adapters={a.name: a.weight for a in adapters},
-                                steps=settings.steps, guidance=settings.guidance, scheduler=settings.scheduler,
-                                model=str(model)))
+    versions = _versions(request, paths, stem, image, mask_path, renderer, model)
+    job = job_of(image)
     frame = frame.model_copy(update={"versions": frame.versions + versions, "masks": None})
     chosen = len(answering(frame, job)) - len(versions)
     frame = frame.model_copy(update={"selected": len(frame.versions) - len(versions),

@@ -11,7 +11,6 @@ from pathlib import Path
 from PIL import Image
 
 from graphs.state import Frame, Retry, Settings, Version
-from prompts.shot_types import shot_by_slug
 from tools.files import atomic
 from tools.models.adapters import adapters_for
 from tools.files.image_check import image_problem
@@ -19,17 +18,12 @@ from tools.models.library import Library, LibraryError
 from tools.render.job import Figure, ProgressFn, Renderer, RenderJob
 
 
-def caption(index: int, frame: Frame) -> str:
-    """Return the caption line for a frame: number, shot type and who is in it."""
-    names = ", ".join(c.name for c in frame.spec.characters)
-    return f"{index} · {shot_by_slug(frame.spec.shot_type).name}" + (f" · {names}" if names else "")
+def job_for(frame: Frame, settings: Settings, cast: list[str], library: Library | None = None) -> RenderJob:
+    """Return the render job for a frame: what its image depends on, wherever the frame stands.
 
-
-def job_for(index: int, frame: Frame, settings: Settings, cast: list[str],
-            library: Library | None = None) -> RenderJob:
-    """Return the render job for a frame at a position in the storyboard.
-
-    `cast` lists every token in order; `library`, when given, supplies the frame's LoRAs and weights.
+    `cast` lists every token in order; `library`, when given, supplies the frame's LoRAs and weights. The seed
+    is the spec's own (chosen when the frame was planned, kept when it moves), so a frame that is swapped,
+    moved up or down keeps its job and key, and shows the versions it has without drawing again.
     """
     spec = frame.spec
     figures = tuple(Figure(c.name, c.class_word, c.position, cast.index(c.name) if c.name in cast else -1)
@@ -37,7 +31,7 @@ def job_for(index: int, frame: Frame, settings: Settings, cast: list[str],
     adapters = adapters_for(library, spec.shot_type, [c.name for c in spec.characters]) if library else ()
     return RenderJob(prompt=spec.prompt, negative_prompt=spec.negative_prompt, shot_type=spec.shot_type,
                      seed=spec.seed, figures=figures, setting=spec.setting, lighting=spec.lighting,
-                     subject=spec.subject, caption=caption(index, frame), width=settings.width,
+                     subject=spec.subject, width=settings.width,
                      height=settings.height, candidates=settings.candidates, adapters=adapters,
                      steps=settings.steps, guidance=settings.guidance, scheduler=settings.scheduler)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from agent.scenes.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
+from graphs.events import FrameDrawn, Queued
 from graphs.planning.planner import RulesPlanner
 from graphs.state import Settings
 from tools.models.gpu_queue import GpuQueue
@@ -50,11 +51,11 @@ def test_two_sessions_never_render_at_once_and_keep_their_own_frames(tmp_path):
     spans.sort()
     assert len(spans) == 8
     assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), "two renders overlapped"
-    assert any(e["type"] == "queue" and e["ahead"] >= 1 for name in scenes for e in events[name])
+    assert any(isinstance(e, Queued) and e.ahead >= 1 for name in scenes for e in events[name])
     for name in scenes:
         shots = sorted(p.name for p in (tmp_path / name / "frames").glob("shot_*.png"))
         assert shots == [f"shot_{i}.png" for i in range(4)]
-        paths = [e["path"] for e in events[name] if e["type"] == "frame"]
+        paths = [e.path for e in events[name] if isinstance(e, FrameDrawn)]
         assert len(paths) == 4 and all((tmp_path / name / p).exists() for p in paths)
         other = tmp_path / ("dialogue" if name == "chase" else "chase")
         assert not any((other / p).exists() for p in paths)

@@ -18,6 +18,7 @@ from agent.session import Session, SessionError
 from graphs.context import Context
 from graphs.commands import CorrectionError, Export, Regenerate, Remove, Rewrite, SetShot, Swap, Undo
 from graphs.corrections.rules import parse_correction
+from graphs.events import FrameDrawn, Planned, Problem, Progress, Published, Reply
 from graphs.planning.planner import RulesPlanner
 from graphs.state import Storyboard
 from graphs.storyboard import after_correct, compile_graph, serializer
@@ -128,14 +129,13 @@ def test_render_count_through_a_conversation(graph, context, scene, tmp_path, re
     assert renderer.calls == FRAMES + 1
     resume(graph, context, "undo")
     assert renderer.calls == FRAMES + 1
+    # A frame's place is no part of its image: swapping and removing frames draws nothing again.
     resume(graph, context, "swap 1 and 2")
-    assert renderer.calls == FRAMES + 3
+    assert renderer.calls == FRAMES + 1
     resume(graph, context, "swap 1 and 2")
-    assert renderer.calls == FRAMES + 3
-    # Removing frame 0 moves every later frame up, and the caption drawn on it names its new number: f1 and
-    # f3 are drawn again, while f2 already has a version drawn at position 1 (from the swap) and keeps it.
+    assert renderer.calls == FRAMES + 1
     resume(graph, context, "remove 0")
-    assert renderer.calls == FRAMES + 3 + 2
+    assert renderer.calls == FRAMES + 1
     assert [f.id for f in state_of(graph).frames] == ["f1", "f2", "f3"]
 
 
@@ -216,8 +216,9 @@ def test_critique_records_that_no_scorer_ran(graph, context, scene, tmp_path):
 def test_after_correct_routes(scene, tmp_path):
     base = Storyboard(scene=scene)
     assert after_correct(base.model_copy(update={"done": True})) == "export"
-    assert after_correct(base.model_copy(update={"notice": "error: did not understand"})) == "review"
-    assert after_correct(base.model_copy(update={"notice": "frame 3 is now a close-up"})) == "lint"
+    assert after_correct(base.model_copy(update={"outcome": "refused", "notice": "error: did not understand"})) == "review"
+    assert after_correct(base.model_copy(update={"outcome": "asked", "notice": "question: which frame?"})) == "review"
+    assert after_correct(base.model_copy(update={"outcome": "changed", "notice": "frame 3 is now a close-up"})) == "lint"
     assert after_correct(base) == "lint"
 
 
@@ -295,10 +296,10 @@ def test_session_events_reopen_and_finish(scene, tmp_path):
     session = Session.create(out, Context(planner=RulesPlanner(), renderer=renderer))
     assert session.state() is None
     events = list(session.start(scene))
-    kinds = {event["type"] for event in events}
-    assert {"plan", "progress", "frame", "published"} <= kinds
-    assert [e["frame"] for e in events if e["type"] == "frame"] == list(range(FRAMES))
-    assert all(e["status"] == "rendered" for e in events if e["type"] == "frame")
+    kinds = {type(event) for event in events}
+    assert {Planned, Progress, FrameDrawn, Published} <= kinds
+    assert [e.frame for e in events if isinstance(e, FrameDrawn)] == list(range(FRAMES))
+    assert all(e.status == "rendered" for e in events if isinstance(e, FrameDrawn))
     assert session.waiting() and not session.unfinished()
     state = session.state()
     session.close()
@@ -309,10 +310,10 @@ def test_session_events_reopen_and_finish(scene, tmp_path):
         assert again.state() == state
         assert again.waiting()
         events = list(again.send("frame 0: close-up"))
-        assert any(e["type"] == "message" for e in events)
+        assert any(isinstance(e, Reply) for e in events)
         assert renderer.calls == FRAMES + 1
         bad = list(again.send("what"))
-        assert [e["type"] for e in bad] == ["error"]
+        assert [type(e) for e in bad] == [Problem]
         list(again.send("export"))
         assert again.state().done
         assert not again.waiting()

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import typing
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,8 @@ from graphs.context import Context
 from graphs.corrections.rules import interpret_rules
 from graphs.corrections.edits import apply_commands
 from graphs.corrections.interpreter import interpret
+from graphs.events import Done, Event, Problem, Question
+from graphs.events import Reply as Answer
 from graphs.planning.llm_planner import OpenAIPlanner, plan_or_rules
 from graphs.planning.planner import RulesPlanner
 from graphs.state import Frame, Settings, Storyboard
@@ -48,10 +51,9 @@ from fake_llm import FakeLLM, Reply, Status  # noqa: E402
 
 SCENE = load_scene(TESTS.parent / "examples" / "dialogue.toml", {"frames": 3})
 SETTINGS = Settings(width=64, height=64)
-EVENTS = {"plan", "progress", "frame", "published", "message", "question", "error", "queue", "done", "notice",
-          "critique", "retry"}
-OUTCOMES = {"done": "exports", "message": "applied", "question": "questions", "error": "refused"}
-"""How a graph turn is counted: by the first of these event types among its events."""
+EVENTS = set(typing.get_args(Event))
+OUTCOMES = {Done: "exports", Answer: "applied", Question: "questions", Problem: "refused"}
+"""How a graph turn is counted: by the first of these event classes among its events."""
 ROTATE = 300
 """Turns one session takes before a fresh one replaces it, so its checkpoint file stays small."""
 
@@ -226,7 +228,7 @@ class Driver:
                 self._open()
                 events = self.session.send(text)
             self.age += 1
-            kinds = {e.get("type") if isinstance(e, dict) else None for e in events}
+            kinds = {type(e) for e in events}
             self.tally.slowest = max(self.tally.slowest, (time.perf_counter() - started, _shown(text)))
         except Exception as error:  # the one thing that must never happen
             self.tally.unhandled.append(f"graph, {_shown(text)}: {type(error).__name__}: {str(error)[:120]}")
@@ -236,7 +238,7 @@ class Driver:
             return
         counts["unknown_events"] += len(kinds - EVENTS)
         counts[next((name for kind, name in OUTCOMES.items() if kind in kinds), "other")] += 1
-        if "done" in kinds:
+        if Done in kinds:
             self.close(expect_waiting=False)
 
     def close(self, expect_waiting: bool = True) -> None:
@@ -387,13 +389,13 @@ def _through_session(session: Session, llm: LLM) -> str:
     session.context.llm = llm
     try:
         before = session.state()
-        kinds = [e["type"] for e in session.send("make it pop")]
+        kinds = [type(e) for e in session.send("make it pop")]
         after = session.state()
     except Exception as error:
         return f"UNHANDLED {type(error).__name__}: {str(error)[:80]}"
     if not session.waiting():
         return "LOST: not waiting"
-    if "message" in kinds:
+    if Answer in kinds:
         return "waiting; applied"
     return "waiting; unchanged" if after.frames == before.frames else "LOST: frames changed"
 

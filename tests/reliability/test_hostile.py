@@ -1,7 +1,7 @@
 """Hostile input through the command line: each is refused with one line (or made harmless) and loses nothing.
 
 The bots' share of the same list (paths and sizes in messages, attachment names, thread keys) is tested in
-tests/agent/test_slack.py and tests/agent/test_discord.py; a 10 MB model reply in tests/graphs/test_llm_limits.py.
+tests/agent/bots/test_slack.py and tests/agent/bots/test_discord.py; a 10 MB model reply in tests/graphs/planning/test_llm_limits.py.
 """
 
 from __future__ import annotations

@@ -30,7 +30,11 @@ _MUTED = (95, 95, 105)
 
 @dataclass(frozen=True)
 class Panel:
-    """One frame of the sheet: its image file and the lines printed under it."""
+    """One frame of the sheet: its image file and the lines printed under it.
+
+    The caption is the sheet's alone: a rendered image holds no frame number or caption, so it stays the same
+    file wherever the frame stands.
+    """
 
     image: Path
     title: str

@@ -95,14 +95,7 @@ def read_board(folder: Path) -> Board:
     pointing out), so a hand-edited file can neither stall an export nor make it read another file.
     """
     path = folder / "storyboard.json"
-    try:
-        document = json.loads(read_text(path, STORYBOARD_LIMIT, "storyboard.json"))
-    except FileNotFoundError:
-        raise ExportError(f"{folder}: no storyboard.json here; expected the output folder of a storyboard") from None
-    except FileRefused as error:
-        raise ExportError(str(error)) from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise ExportError(f"{path}: cannot read it ({error})") from None
+    document = _read_document(folder, path)
     frames = document.get("frames") if isinstance(document, dict) else None
     if not isinstance(frames, list) or not frames:
         raise ExportError(f"{path}: expected a storyboard with at least one frame")
@@ -128,6 +121,18 @@ def read_board(folder: Path) -> Board:
         shots.append(shot)
     return Board(title=str(document.get("title") or "Untitled scene"),
                  description=str(document.get("description") or ""), folder=folder, shots=shots)
+
+
+def _read_document(folder: Path, path: Path) -> object:
+    """Return the decoded JSON of a storyboard folder's storyboard.json, or raise ExportError with one line."""
+    try:
+        return json.loads(read_text(path, STORYBOARD_LIMIT, "storyboard.json"))
+    except FileNotFoundError:
+        raise ExportError(f"{folder}: no storyboard.json here; expected the output folder of a storyboard") from None
+    except FileRefused as error:
+        raise ExportError(str(error)) from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ExportError(f"{path}: cannot read it ({error})") from None
 
 
 class _BadField(ValueError):

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 from PIL import Image
 
-_READ_WHOLE: OrderedDict[tuple, None] = OrderedDict()
-"""Files found whole, by what stat says of them; any write, rename or truncation changes that, so a damaged file
-is never taken for one checked before. Without it, every correction decoded every frame's image again."""
-_KEEP = 20_000
-_LOCK = threading.Lock()
+from tools.memo import Memo
+
+_READ_WHOLE = Memo(20_000)
+"""Files found whole (True), by what stat says of them; any write, rename or truncation changes that, so a damaged
+file is never taken for one checked before. Without it, every correction decoded every frame's image again."""
 
 
 def _identity(stat: os.stat_result) -> tuple:
@@ -29,10 +27,8 @@ def image_problem(path: Path) -> str:
     if not os.path.isfile(path):
         return "missing"
     key = (os.fspath(path), *_identity(stat))
-    with _LOCK:
-        if key in _READ_WHOLE:
-            _READ_WHOLE.move_to_end(key)
-            return ""
+    if _READ_WHOLE.get(key):
+        return ""
     try:
         with Image.open(path) as image:
             image.verify()  # checks the chunks and their checksums without decoding the pixels
@@ -45,8 +41,5 @@ def image_problem(path: Path) -> str:
             return ""  # changed while it was read: right for now, but checked again next time
     except OSError:
         return ""
-    with _LOCK:
-        _READ_WHOLE[key] = None
-        while len(_READ_WHOLE) > _KEEP:
-            _READ_WHOLE.popitem(last=False)
+    _READ_WHOLE.put(key, True)
     return ""

@@ -26,7 +26,8 @@ from tools.files.toml_file import read_toml
 
 FILE_NAME = "library.toml"
 MEMORY_MODES = ("normal", "slicing", "offload")
-_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+"""What a character token must look like: one word of letters, digits, - and _, starting with a letter or digit."""
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _MODEL_KEYS = {"base", "config", "inpaint", "clip", "negative", "memory", "sam", "sam_type"}
 SAM_TYPES = ("vit_b", "vit_l", "vit_h")
@@ -243,7 +244,7 @@ def _characters(table: object, folder: Path) -> tuple[dict[str, str], dict[str, 
     loras, classes = {}, {}
     for token, entry in table.items():
         where = f"characters.{token}."
-        if not _TOKEN.match(token):
+        if not TOKEN.match(token):
             raise LibraryError(f"characters.{token}: expected one space-free token such as \"kaitoyosuke\"")
         if not isinstance(entry, dict) or set(entry) - {"class", "lora"}:
             raise LibraryError(f"characters.{token}: expected a table with class and lora")

@@ -110,13 +110,7 @@ def sample(loaded: Loaded, job: RenderJob, allow_pickle: bool, stop: threading.E
     use_scheduler(loaded, job.scheduler)
     seeds = job.seeds()
     calls = 0
-
-    def step(pipe, index: int, timestep, tensors: dict) -> dict:
-        if on_progress is not None:
-            on_progress(index + 1, job.steps)
-        if stop.is_set():
-            pipe._interrupt = True
-        return tensors
+    step = step_callback(job.steps, stop, on_progress)
 
     def draw(start: int, end: int) -> list:
         nonlocal calls
@@ -136,3 +130,16 @@ def sample(loaded: Loaded, job: RenderJob, allow_pickle: bool, stop: threading.E
         return fit(loaded, len(seeds), draw, doing)
     finally:
         stop.clear()
+
+
+def step_callback(steps: int, stop: threading.Event, on_progress: ProgressFn | None):
+    """Return the pipeline's end-of-step callback: it reports progress and interrupts once `stop` is set."""
+
+    def step(pipe, index: int, timestep, tensors: dict) -> dict:
+        if on_progress is not None:
+            on_progress(index + 1, steps)
+        if stop.is_set():
+            pipe._interrupt = True
+        return tensors
+
+    return step

@@ -40,7 +40,11 @@ class Adapter:
 
 @dataclass(frozen=True)
 class RenderJob:
-    """Everything a renderer needs for one frame, as plain values."""
+    """Everything a renderer needs for one frame, as plain values: only what the image depends on.
+
+    A frame's number and caption are not here: they belong to the sheet and the PDF, so a frame that moves
+    keeps its job, its key and its image.
+    """
 
     prompt: str
     negative_prompt: str
@@ -53,8 +57,6 @@ class RenderJob:
     lighting: str = ""
     subject: str = ""
     """What a detail insert shows ("the brass key"); empty for other shots."""
-    caption: str = ""
-    """Caption text for renderers that draw one (the sketch renderer); others ignore it."""
     width: int = 512
     height: int = 512
     candidates: int = 1

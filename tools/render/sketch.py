@@ -26,7 +26,7 @@ PALETTE = ((230, 25, 75), (0, 130, 200), (60, 180, 75), (255, 225, 25),
            (145, 30, 180), (170, 240, 20), (70, 240, 240), (240, 50, 230))
 HAIR = ((45, 32, 25), (90, 60, 35), (25, 25, 30), (130, 95, 55), (160, 150, 140))
 PROP, PAPER = (196, 158, 72), (238, 232, 214)
-STRIP_BG, STRIP_TEXT, LABEL_BG, FACE_INK = (22, 22, 26), (235, 235, 235), (24, 24, 28), (50, 35, 30)
+LABEL_BG, FACE_INK = (24, 24, 28), (50, 35, 30)
 
 _PAPER_WORDS = {"letter", "note", "paper", "map", "photo", "photograph", "page", "envelope", "book"}
 _CROPPED_SPAN = {"close_up": 1.6, "medium_close_up": 2.55, "medium": 3.4, "american": 4.7}
@@ -62,11 +62,6 @@ def position_x(position: str) -> float:
     """Return where a figure's centre sits, as a share of the width: left 0.25, right 0.75, else 0.5."""
     text = position.lower()
     return 0.25 if "left" in text else 0.75 if "right" in text else 0.5
-
-
-def caption_height(height: int) -> int:
-    """Return the height of the caption strip under a picture of this image height."""
-    return max(14, round(height * 0.07))
 
 
 def figure_frame(shot_type: str, picture_height: int) -> tuple[float, float]:
@@ -201,22 +196,13 @@ def _draw_detail(draw, job: RenderJob, size: tuple[int, int], colours: dict) -> 
     return {"hand_of": figure.name}
 
 
-def _draw_caption(canvas: Image.Image, text: str, p: int) -> None:
-    """Fill the strip under the picture and write the caption in it."""
-    w, h = canvas.size
-    draw = ImageDraw.Draw(canvas)
-    draw.rectangle([0, p, w, h], fill=STRIP_BG)
-    font, margin = max(8, round((h - p) * 0.55)), max(2, (h - p) // 4)
-    text = fit(" ".join(text.split()), font, w - 2 * margin)
-    draw_text(draw, (margin, p + (h - p - line_height(font)) // 2), text, font, STRIP_TEXT,
-                    w - 2 * margin)
-
-
 def render_frame(job: RenderJob, seed: int) -> tuple[Image.Image, dict]:
-    """Render one candidate of a job with the given seed; return the image and its layout facts."""
+    """Render one candidate of a job with the given seed; return the image and its layout facts.
+
+    The picture fills the image: no frame number or caption is drawn, the sheet prints those.
+    """
     shot = shot_by_slug(job.shot_type)
-    w, h = job.width, job.height
-    p = h - caption_height(h)
+    w, p = job.width, job.height
     picture, horizon = paint_backdrop(job, w, p, random.Random(seed), {SKIN, *PALETTE})
     draw = ImageDraw.Draw(picture)
     draw.fontmode = "1"  # no antialiasing, so label text keeps exact colours
@@ -224,12 +210,9 @@ def render_frame(job: RenderJob, seed: int) -> tuple[Image.Image, dict]:
     colours.update({f.name: PALETTE[f.slot % len(PALETTE)] for f in job.figures if f.slot >= 0})
     draw_shot = _draw_detail if shot.slug == "detail" else _draw_cast
     layout = draw_shot(draw, job, (w, p), colours)
-    canvas = Image.new("RGB", (w, h), STRIP_BG)
-    canvas.paste(picture, (0, 0))
-    _draw_caption(canvas, job.caption or shot.name, p)
-    info = {"shot_type": shot.slug, "picture_height": p, "caption_height": h - p, "horizon_y": horizon,
+    info = {"shot_type": shot.slug, "picture_height": p, "horizon_y": horizon,
             "figure_colours": {name: list(colour) for name, colour in colours.items()}}
-    return canvas, {**info, **layout}
+    return picture, {**info, **layout}
 
 
 class SketchRenderer:
@@ -243,7 +226,7 @@ class SketchRenderer:
         seeds = job.seeds()
         images: list[Image.Image] = []
         info: dict[str, object] = {"shot_type": shot_by_slug(job.shot_type).slug,
-                                   "picture_height": job.height - caption_height(job.height)}
+                                   "picture_height": job.height}
         for k, seed in enumerate(seeds):
             image, info = render_frame(job, seed)
             images.append(image)

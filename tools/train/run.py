@@ -5,6 +5,7 @@ base weights stay frozen. Each step learns one training picture under its prompt
 prompt, one class image under the class prompt (prior preservation), in one batch. Checkpoints in
 out/checkpoints/step-N/ hold what a later run needs to carry on exactly where this one stopped.
 The result is out/<name>.safetensors, readable by pipe.load_lora_weights, and out/<name>.json.
+Loading the base is in tools.train.base, one step in tools.train.steps.
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ from pathlib import Path
 
 from tools.train import class_images
 from tools.files.atomic import share, write_json
-from tools.models.hub import (PICKLE_SUFFIXES, check_source, checkpoint_family, first_line, offline, pick_device,
-                       quiet_libraries)
 from tools.models.library import LibraryError
+from tools.train.base import load_base, prepare
 from tools.train.checkpoints import (checkpoints, load_checkpoint, lora_parts, resume_from,
                                      save_checkpoint, write_validation)
 from tools.train.data import Example, fit_image
 from tools.train.settings import Trainee, TrainError, TrainResult, TrainSettings
+from tools.train.steps import train_step
 
 KINDS = ("character", "shot")
 PRECISIONS = ("auto", "fp16", "bf16", "fp32")
-UNET_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]
-TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -60,93 +59,6 @@ def check_settings(settings: TrainSettings, examples: list[Example]) -> None:
             raise TrainError(message)
 
 
-def weight_dtype(precision: str, device: str):
-    """Return the torch dtype for the frozen weights: half precision on CUDA, float32 elsewhere."""
-    import torch
-
-    if device != "cuda":
-        if precision in ("fp16", "bf16"):
-            raise TrainError(f"precision: {precision} needs a CUDA GPU and the device is {device}; "
-                             "expected auto or fp32")
-        return torch.float32
-    if precision == "auto":  # bfloat16 only where the GPU computes it natively (Ampere and later)
-        precision = "bf16" if torch.cuda.get_device_capability()[0] >= 8 else "fp16"
-    return {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[precision]
-
-
-def load_base(settings: TrainSettings) -> tuple[object, str, object]:
-    """Load the base SD 1.5 pipeline, frozen, on the device picked here; return it, the device, the dtype."""
-    from diffusers import DiffusionPipeline, StableDiffusionPipeline
-
-    quiet_libraries()
-    device = pick_device()
-    dtype = weight_dtype(settings.precision, device)
-    if Path(settings.base).suffix in PICKLE_SUFFIXES:
-        raise TrainError(f"{settings.base}: pickle checkpoints can run code when loaded; expected a "
-                         ".safetensors file or a diffusers folder")
-    try:
-        path = check_source(settings.base, "model.base")
-        if path is not None and checkpoint_family(path) == "sdxl":
-            raise TrainError(f"model.base: {path} is an SDXL checkpoint; expected Stable Diffusion 1.5 "
-                             "(LoRA training supports SD 1.5 only)")
-        if path is not None:
-            extra = {"config": settings.config} if settings.config else {}
-            pipe = StableDiffusionPipeline.from_single_file(str(path), dtype=dtype, local_files_only=offline(),
-                                                            **extra)
-        else:
-            pipe = DiffusionPipeline.from_pretrained(settings.base, dtype=dtype, local_files_only=offline(),
-                                                     use_safetensors=True)
-    except LibraryError as error:
-        raise TrainError(str(error)) from None
-    except (OSError, ValueError) as error:
-        raise TrainError(f"model.base: cannot load {settings.base} ({first_line(error)})") from None
-    if type(pipe) is not StableDiffusionPipeline:
-        raise TrainError(f"model.base: {settings.base} holds a {type(pipe).__name__}; expected a Stable "
-                         "Diffusion 1.5 pipeline (LoRA training supports SD 1.5 only)")
-    pipe.set_progress_bar_config(disable=True)
-    pipe.safety_checker = None  # a false alarm would blacken a class image, and the cache would keep it
-    for part in (pipe.unet, pipe.vae, pipe.text_encoder):
-        part.requires_grad_(False)
-    return pipe.to(device), device, dtype
-
-
-def prepare(settings: TrainSettings, base: tuple[object, str, object] | None = None) -> Trainee:
-    """Add seeded LoRA layers to the base pipeline (loaded here unless given) and build the optimizer."""
-    import torch
-
-    pipe, device, dtype = base or load_base(settings)
-    torch.manual_seed(settings.seed)
-    parts = [pipe.unet]
-    pipe.unet.add_adapter(_lora_config(settings.rank, UNET_TARGETS))
-    if settings.text_encoder:
-        pipe.text_encoder.add_adapter(_lora_config(settings.rank, TEXT_TARGETS))
-        parts.append(pipe.text_encoder)
-    if settings.gradient_checkpointing:
-        pipe.unet.enable_gradient_checkpointing()
-        if settings.text_encoder:
-            _checkpoint_text_encoder(pipe.text_encoder)
-    params = [p for part in parts for p in part.parameters() if p.requires_grad]
-    for param in params:
-        param.data = param.data.float()
-    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-2)
-    scaler = torch.amp.GradScaler("cuda", enabled=device == "cuda" and dtype == torch.float16)
-    generator = torch.Generator("cpu").manual_seed(settings.seed)
-    return Trainee(pipe, device, dtype, params, optimizer, scaler, generator)
-
-
-def _checkpoint_text_encoder(text_encoder) -> None:
-    """Switch on activation checkpointing in the CLIP text encoder (its name changed in transformers 5)."""
-    if hasattr(text_encoder, "activation_checkpointing_enable"):
-        text_encoder.activation_checkpointing_enable({"use_reentrant": False})
-    else:
-        text_encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-
-
-def _lora_config(rank: int, targets: list[str]):
-    from peft import LoraConfig
-
-    return LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=targets)
-
 
 # ---------------------------------------------------------------- the run
 
@@ -161,24 +73,46 @@ def train(settings: TrainSettings, examples: list[Example], on_step: Callable[[i
 
     check_settings(settings, examples)
     out = Path(settings.out)
-    found = checkpoints(out)
     lora = out / f"{settings.name}.safetensors"
+    _check_out_folder(settings, out, lora)
+    base = load_base(settings)
+    class_dir, extra, generated = _class_images(settings, base[0])
+    trainee = prepare(settings, base)
+    start, loss, notices = _resume(trainee, settings, out)
+    noise_scheduler = DDPMScheduler.from_config(trainee.pipe.scheduler.config)
+    loss, losses, prompts = _run_steps(trainee, settings, noise_scheduler, examples, extra, start, loss,
+                                       on_step, progress)
+    step = max(start, settings.steps)
+    settings_file = _write_outputs(trainee, settings, lora, step, loss, class_dir)
+    return TrainResult(lora, settings_file, step, losses, prompts, class_dir, generated, start, notices)
+
+
+def _check_out_folder(settings: TrainSettings, out: Path, lora: Path) -> None:
+    """Refuse a resume with nothing to resume, and a fresh run into a folder that holds one already."""
+    found = checkpoints(out)
     if settings.resume and not found:
         raise TrainError(f"--resume: {out / 'checkpoints'} holds no checkpoint; expected a folder a "
                          "previous run wrote, or a run without --resume")
     if not settings.resume and (found or lora.exists()):
         raise TrainError(f"--out: {out} already holds a training run; pass --resume to carry on or "
                          "choose another --out")
-    base = load_base(settings)
-    class_dir, extra, generated = _class_images(settings, base[0])
-    trainee = prepare(settings, base)
-    start, loss, notices = 0, None, []
-    if settings.resume:
-        state, notices = resume_from(trainee, out)
-        start, loss = state["step"], state.get("loss")
-        for group in trainee.optimizer.param_groups:  # loading restored the old run's rate; --lr now wins
-            group["lr"] = settings.lr
-    noise_scheduler = DDPMScheduler.from_config(trainee.pipe.scheduler.config)
+
+
+def _resume(trainee: Trainee, settings: TrainSettings, out: Path) -> tuple[int, float | None, list[str]]:
+    """Return the step to go on from, its loss and the notices: a fresh run starts at 0 with none."""
+    if not settings.resume:
+        return 0, None, []
+    state, notices = resume_from(trainee, out)
+    for group in trainee.optimizer.param_groups:  # loading restored the old run's rate; --lr now wins
+        group["lr"] = settings.lr
+    return state["step"], state.get("loss"), notices
+
+
+def _run_steps(trainee: Trainee, settings: TrainSettings, noise_scheduler, examples: list[Example], extra: list,
+               start: int, loss: float | None, on_step: Callable[[int, float], None] | None,
+               progress: bool) -> tuple[float | None, list[float], list[str]]:
+    """Run the steps after `start`, checkpointing as asked; return the last loss, and each step's loss and prompt."""
+    out = Path(settings.out)
     embeddings: dict[str, object] = {}
     losses, prompts = [], []
     trainee.pipe.unet.train()
@@ -188,11 +122,10 @@ def train(settings: TrainSettings, examples: list[Example], on_step: Callable[[i
     with _progress_bar(progress, start, settings.steps) as advance:
         for step in range(start + 1, settings.steps + 1):
             index = example_index(settings.seed, step - 1, len(examples))
-            example = examples[index]
-            batch = [(pictures[index], example.prompt)]
+            batch = [(pictures[index], examples[index].prompt)]
             if extra:
                 batch.append((extra[(step - 1) % len(extra)], settings.class_prompt))
-            loss, encoded = _step(trainee, settings, noise_scheduler, batch, embeddings)
+            loss, encoded = train_step(trainee, settings, noise_scheduler, batch, embeddings)
             if not math.isfinite(loss):
                 raise TrainError(f"loss became {loss} at step {step}; expected a lower --lr (now {settings.lr})")
             losses.append(loss)
@@ -203,9 +136,7 @@ def train(settings: TrainSettings, examples: list[Example], on_step: Callable[[i
             if step % settings.checkpoint_every == 0 or step == settings.steps:
                 save_checkpoint(trainee, out, step, loss)
                 write_validation(trainee, settings, step)
-    step = max(start, settings.steps)
-    settings_file = _write_outputs(trainee, settings, lora, step, loss, class_dir)
-    return TrainResult(lora, settings_file, step, losses, prompts, class_dir, generated, start, notices)
+    return loss, losses, prompts
 
 
 def example_index(seed: int, step: int, count: int) -> int:
@@ -231,64 +162,6 @@ def _class_images(settings: TrainSettings, pipe: object) -> tuple[Path | None, l
     except LibraryError as error:
         raise TrainError(str(error)) from None
     return Path(folder), images, generated
-
-
-def _step(trainee: Trainee, settings: TrainSettings, noise_scheduler, batch: list,
-          embeddings: dict) -> tuple[float, str]:
-    """Run one optimisation step on [(image, prompt), ...]; the first is the instance, a second the class image.
-
-    Returns the loss and the prompt the instance picture was encoded with.
-    """
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-    from diffusers.utils.torch_utils import randn_tensor
-
-    pipe, device, generator = trainee.pipe, trainee.device, trainee.generator
-    pixels = np.stack([np.asarray(image, dtype=np.float32) for image, _ in batch]) / 127.5 - 1.0
-    pixels = torch.from_numpy(pixels).permute(0, 3, 1, 2).to(device, trainee.dtype)
-    with trainee.autocast():
-        with torch.no_grad():
-            latents = pipe.vae.encode(pixels).latent_dist.sample(generator=generator)
-            latents = latents * pipe.vae.config.scaling_factor
-        noise = randn_tensor(latents.shape, generator=generator, device=torch.device(device), dtype=latents.dtype)
-        timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(batch),),
-                                  generator=generator).to(device)
-        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        used = [prompt for _, prompt in batch]
-        texts = torch.cat([_embed(trainee, settings, prompt, embeddings) for prompt in used])
-        predicted = pipe.unet(noisy, timesteps, texts).sample
-    if noise_scheduler.config.prediction_type == "v_prediction":
-        target = noise_scheduler.get_velocity(latents, noise, timesteps)
-    else:
-        target = noise
-    each = F.mse_loss(predicted.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
-    loss = each[0] + settings.prior_weight * each[1] if len(batch) > 1 else each[0]
-    if not torch.isfinite(loss):
-        return float(loss.item()), used[0]
-    trainee.optimizer.zero_grad(set_to_none=True)
-    trainee.scaler.scale(loss).backward()
-    trainee.scaler.unscale_(trainee.optimizer)
-    torch.nn.utils.clip_grad_norm_(trainee.params, 1.0)
-    trainee.scaler.step(trainee.optimizer)
-    trainee.scaler.update()
-    return float(loss.item()), used[0]
-
-
-def _embed(trainee: Trainee, settings: TrainSettings, prompt: str, cache: dict):
-    """Encode a prompt with the text encoder; kept per prompt while the text encoder is frozen."""
-    import torch
-
-    if prompt in cache:
-        return cache[prompt]
-    tokenizer = trainee.pipe.tokenizer
-    ids = tokenizer(prompt, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                    return_tensors="pt").input_ids.to(trainee.device)
-    if settings.text_encoder:
-        return trainee.pipe.text_encoder(ids)[0]
-    with torch.no_grad():
-        cache[prompt] = trainee.pipe.text_encoder(ids)[0]
-    return cache[prompt]
 
 
 @contextlib.contextmanager

@@ -20,7 +20,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from agent.cli.app import app
-from agent.bots.discord_bot import NO_SCENE, NO_SESSION, build_bot
+from agent.bots.discord_bot import build_bot
+from agent.bots.discord_channels import NO_SCENE, NO_SESSION
 from agent.bots.discord_files import shrink
 from graphs.context import Context
 from graphs.planning.planner import RulesPlanner

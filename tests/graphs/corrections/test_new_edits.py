@@ -16,6 +16,7 @@ from agent.session import Session
 from graphs.context import Context
 from graphs.commands import AddFrame, Clarify, CorrectionError, SetSetting, SetStyle
 from graphs.corrections.edits import apply_commands
+from graphs.events import Problem, Question
 from graphs.planning.planner import RulesPlanner, frame_seed
 from graphs.state import Settings, Storyboard
 from graphs.storyboard import compile_graph, serializer
@@ -45,7 +46,7 @@ def session(tmp_path, renderer):
 def send(session: Session, text: str) -> Storyboard:
     events = list(session.send(text))
     state = session.state()
-    assert not [e for e in events if e["type"] == "error"], state.notice
+    assert not [e for e in events if isinstance(e, Problem)], state.notice
     assert not state.notice.startswith("error:"), state.notice
     return state
 
@@ -125,7 +126,7 @@ def test_move_someone_not_in_the_frame_names_who_is(session, renderer):
     before = session.state()
     events = list(session.send("frame 0: jiyeonmun on the left"))
     after = session.state()
-    assert [e["type"] for e in events] == ["error"]
+    assert [type(e) for e in events] == [Problem]
     assert after.notice == "error: jiyeonmun is not in frame 0: only kaitoyosuke is"
     assert after.frames == before.frames
     assert renderer.calls == FRAMES
@@ -267,8 +268,8 @@ def test_clarify_changes_nothing_and_draws_nothing(session, tmp_path, renderer):
     files = shots(tmp_path)
     events = list(session.send("make it a close up"))
     after = session.state()
-    assert [e["type"] for e in events] == ["question"]
-    assert [e["message"] for e in events] == [after.notice.removeprefix("question: ")]
+    assert [type(e) for e in events] == [Question]
+    assert [e.message for e in events] == [after.notice.removeprefix("question: ")]
     assert after.notice.startswith("question: which frame should be a close-up?")
     assert after.applied == before.applied
     assert after.frames == before.frames and after.history == before.history
@@ -281,8 +282,8 @@ def test_clarify_changes_nothing_and_draws_nothing(session, tmp_path, renderer):
 def test_unreadable_message_is_an_error_not_a_question(session):
     before = session.state()
     events = list(session.send("bananas on the moon"))
-    assert [e["type"] for e in events] == ["error"]
-    assert events[0]["message"].startswith("did not understand")
+    assert [type(e) for e in events] == [Problem]
+    assert events[0].message.startswith("did not understand")
     after = session.state()
     assert after.notice.startswith("error: did not understand")
     assert after.frames == before.frames and after.applied == before.applied and session.waiting()
@@ -290,7 +291,7 @@ def test_unreadable_message_is_an_error_not_a_question(session):
 
 def test_clarify_through_apply_commands_is_only_a_notice(session):
     update = apply_commands(session.state(), [Clarify(question="which frame?")], RulesPlanner())
-    assert update == {"notice": "question: which frame?"}
+    assert update == {"notice": "question: which frame?", "outcome": "asked"}
 
 
 def test_clarify_route_renders_nothing(tmp_path, renderer):

@@ -14,6 +14,7 @@ from graphs.context import Context
 from graphs.commands import CorrectionError, Pick, Rewrite, SetShot
 from graphs.corrections.rules import parse_correction
 from graphs.corrections.edits import _pick, apply_commands
+from graphs.events import Problem
 from graphs.planning.planner import RulesPlanner
 from graphs.frames.rendering import base_key, bring_up_to_date, is_current, job_for, job_key
 from graphs.state import Frame, Settings, Storyboard, Version
@@ -123,7 +124,7 @@ def test_pick_shows_the_chosen_file_without_rendering(session, tmp_path, rendere
     assert all(len(f.versions) == CANDIDATES for f in before.frames)
 
     events = list(session.send("frame 1: candidate 2"))
-    assert not [e for e in events if e["type"] == "error"]
+    assert not [e for e in events if isinstance(e, Problem)]
     after = session.state()
     assert renderer.calls == FRAMES
     assert not after.notice.startswith("error:")
@@ -157,7 +158,7 @@ def test_pick_out_of_range_changes_nothing(session, tmp_path, renderer):
     files = shots(tmp_path)
     events = list(session.send(f"frame 1: candidate {CANDIDATES}"))
     after = session.state()
-    assert [e["type"] for e in events] == ["error"]
+    assert [type(e) for e in events] == [Problem]
     assert after.notice.startswith("error: ")
     assert f"0 to {CANDIDATES - 1}" in after.notice
     assert after.frames == before.frames
@@ -247,7 +248,7 @@ def test_bring_up_to_date_keeps_a_picked_candidate(session, tmp_path, renderer):
     state = session.state()
     frame = apply_commands(state, [Pick(frame=0, candidate=2)], RulesPlanner())["frames"][0]
     cast = [c.name for c in state.scene.characters]
-    job = job_for(0, frame, state.settings, cast)
+    job = job_for(frame, state.settings, cast)
     assert is_current(frame, job_key(job, renderer))
     same, status = bring_up_to_date(frame, job, renderer, tmp_path)
     assert status == "current"

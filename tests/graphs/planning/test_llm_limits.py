@@ -14,6 +14,8 @@ from agent.scenes.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
 from graphs.corrections.interpreter import Interpretation
+from graphs.events import Notice, Planned, Problem
+from graphs.events import Reply as Answer
 from graphs.planning.llm_planner import OpenAIPlanner, PlannedScene, plan_or_rules
 from graphs.planning.planner import RulesPlanner
 from graphs.state import Settings
@@ -75,9 +77,9 @@ def test_a_session_planned_by_the_model_starts_with_the_rules_plan(tmp_path, no_
         events = list(session.start(SCENE, Settings(width=64, height=64)))
         waiting = session.waiting()
         session.close()
-    notices = [e["message"] for e in events if e["type"] == "notice"]
+    notices = [e.message for e in events if isinstance(e, Notice)]
     assert any(TOO_BIG in n for n in notices) and waiting
-    assert next(e for e in events if e["type"] == "plan")["planner"] == "rules"
+    assert next(e for e in events if isinstance(e, Planned)).planner == "rules"
 
 
 def test_a_correction_read_by_a_model_that_sends_10_mb_loses_nothing(tmp_path, no_extraction):
@@ -88,9 +90,9 @@ def test_a_correction_read_by_a_model_that_sends_10_mb_loses_nothing(tmp_path, n
         events = list(session.send("make the whole thing pop more"))
         after = session.state()
         assert session.waiting()
-        swapped = [e["type"] for e in session.send("swap 0 and 1")]  # the rules still work afterwards
+        swapped = [type(e) for e in session.send("swap 0 and 1")]  # the rules still work afterwards
         session.close()
-    [error] = [e["message"] for e in events if e["type"] == "error"]
+    [error] = [e.message for e in events if isinstance(e, Problem)]
     assert TOO_BIG in error and "did not understand" in error and len(error) < 1000
     assert after.frames == before.frames and after.applied == before.applied
-    assert "message" in swapped and len(server.requests) == 1
+    assert Answer in swapped and len(server.requests) == 1

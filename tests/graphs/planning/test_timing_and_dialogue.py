@@ -13,6 +13,7 @@ from agent.session import Session
 from graphs.commands import Export, SetDuration
 from graphs.context import Context
 from graphs.corrections.rules import interpret_rules
+from graphs.events import Problem, Reply
 from graphs.planning.dialogue import attach, sentence_of, speaker_token
 from graphs.planning.planner import RulesPlanner
 from graphs.state import Character, Frame, FrameSpec, Line, Scene, Settings, Speech
@@ -97,7 +98,7 @@ def test_a_set_duration_reaches_storyboard_json_draws_nothing_and_undoes(session
     before = json.loads((tmp_path / "storyboard.json").read_text())["frames"][2]
     assert before["duration_set"] is False and before["duration"] == estimate(session.state().frames[2].spec)
     events = list(session.send("frame 2: 3.25s"))
-    assert [e["message"] for e in events if e["type"] == "message"] == ["frame 2 now holds for 3.25 s in the animatic"]
+    assert [e.message for e in events if isinstance(e, Reply)] == ["frame 2 now holds for 3.25 s in the animatic"]
     after = json.loads((tmp_path / "storyboard.json").read_text())["frames"]
     assert after[2]["duration"] == 3.25 and after[2]["duration_set"] is True
     assert renderer.calls == calls
@@ -108,7 +109,7 @@ def test_a_set_duration_reaches_storyboard_json_draws_nothing_and_undoes(session
 def test_a_duration_for_a_missing_frame_is_an_error(session):
     session, _ = session
     events = list(session.send("frame 9: 2s"))
-    assert [e["type"] for e in events] == ["error"] and "9" in events[0]["message"]
+    assert [type(e) for e in events] == [Problem] and "9" in events[0].message
 
 
 # --- speeches ------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from agent.cli.app import app
-from tools.export import pdf_sheet
+from tools.export import pdf_text
 from tools.export.pdf_sheet import GAP, GRIDS, HEADER, MARGIN, PANEL_CHOICES, write_pdf
 from tools.export.shot_list import Board, ExportError, Said, read_board
 
@@ -231,7 +231,7 @@ def test_odd_text_neither_crashes_nor_spills(board, tmp_path, panels, orientatio
 
 @needs_pdftotext
 def test_unicode_font_keeps_the_characters(board, tmp_path):
-    if pdf_sheet._font_files() is None:
+    if pdf_text.font_files() is None:
         pytest.skip("no font of tools/fonts.py's chain is installed; the core-font path is tested below")
     pdf = tmp_path / "odd.pdf"
     write_pdf(odd(board), pdf, date=DATE)
@@ -242,7 +242,7 @@ def test_unicode_font_keeps_the_characters(board, tmp_path):
 
 @needs_pdftotext
 def test_without_a_unicode_font_text_is_made_latin1(board, tmp_path, monkeypatch):
-    monkeypatch.setattr(pdf_sheet, "_font_files", lambda: None)
+    monkeypatch.setattr(pdf_text, "font_files", lambda: None)
     pdf = tmp_path / "core.pdf"
     assert write_pdf(odd(board), pdf, date=DATE) == 2
     page = text(pdf)[0]

@@ -17,7 +17,8 @@ from pypdf import PdfReader
 from tools import fonts
 from tools.export.animatic import write_animatic
 from tools.export.grid import Panel, compose_grid
-from tools.export.pdf_sheet import _Sheet, write_pdf
+from tools.export.pdf_sheet import write_pdf
+from tools.export.pdf_text import SheetPDF
 from tools.export.shot_list import Board, Said, Shot
 
 TITLE = "夜の東京 — Ночь в Токио — ليلة في طوكيو — टोक्यो की रात 🌙🎬"
@@ -73,7 +74,7 @@ def test_pdf_keeps_every_script_and_prints_no_question_marks(tmp_path):
 
 
 def test_pdf_shapes_arabic():
-    sheet = _Sheet("landscape", "ببب")
+    sheet = SheetPDF("landscape", "ببب")
     sheet.use(10)
     assert sheet.get_string_width("ببب") < 3 * sheet.get_string_width("ب") * 0.8, "joined letters are narrower"
 

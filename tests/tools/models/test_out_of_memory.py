@@ -21,6 +21,7 @@ from agent.cli.app import app
 from agent.scenes.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
+from graphs.events import FrameDrawn
 from graphs.planning.planner import RulesPlanner
 from graphs.frames.rendering import job_key
 from graphs.state import Settings
@@ -265,7 +266,7 @@ def test_a_session_keeps_finished_frames_and_carries_on(tiny_sd, tmp_path, monke
     events = []
     with pytest.raises(OutOfMemory, match="^the GPU ran out of memory drawing a 64x64 frame"):
         events.extend(session.start(scene, Settings(width=64, height=64, steps=2)))
-    assert [e["frame"] for e in events if e["type"] == "frame"] == [0, 1]
+    assert [e.frame for e in events if isinstance(e, FrameDrawn)] == [0, 1]
     finished = {name: (out / "frames" / "versions" / name).read_bytes() for name in versions(out)}
     assert len(finished) == 2
     assert session.unfinished()
@@ -275,7 +276,7 @@ def test_a_session_keeps_finished_frames_and_carries_on(tiny_sd, tmp_path, monke
     again = Session.reopen(out, context)
     try:
         events = list(again.carry_on())
-        assert [(e["frame"], e["status"]) for e in events if e["type"] == "frame"] == \
+        assert [(e.frame, e.status) for e in events if isinstance(e, FrameDrawn)] == \
             [(0, "reused"), (1, "reused"), (2, "rendered"), (3, "rendered")]
         assert again.waiting() and not again.unfinished()
         assert len(versions(out)) == 4 and len(list((out / "frames").glob("shot_*.png"))) == 4

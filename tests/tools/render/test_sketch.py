@@ -6,6 +6,7 @@ import ast
 import io
 import itertools
 import math
+import random
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 from prompts.shot_types import SHOT_TYPES
 from tools.render.job import Figure, RenderJob
-from tools.render.scenery import lighting_tints
+from tools.render.scenery import lighting_tints, paint_backdrop
 from tools.render.sketch import LABEL_BG, PALETTE, PROP, SKIN, SketchRenderer, cast_colours, figure_colour
 
 NAME = "kaitoyosuke"
@@ -28,13 +29,13 @@ SIZES = [(256, 256), (320, 192)]
 def make_job(shot: str = "long", figures=(Figure(NAME, "man", "centre"),), **changes) -> RenderJob:
     fields = dict(prompt="Long shot of kaitoyosuke man", negative_prompt="", shot_type=shot, seed=11,
                   figures=tuple(figures), setting="a city street", lighting="soft daylight",
-                  caption="1. kaitoyosuke waits", width=256, height=256)
+                  width=256, height=256)
     fields.update(changes)
     return RenderJob(**fields)
 
 
 def picture(result, k: int = 0) -> np.ndarray:
-    """The pixels above the caption strip of candidate k."""
+    """The picture of candidate k."""
     return np.asarray(result.images[k])[: result.info["picture_height"]]
 
 
@@ -173,21 +174,23 @@ def test_candidates_use_consecutive_seeds_and_report_progress():
     assert png_bytes(single.images[0]) == png_bytes(result.images[1])
 
 
-def test_size_is_honoured_and_caption_strip_sits_below_the_picture():
+def test_size_is_honoured_and_the_picture_fills_the_image():
     result = RENDERER.render(make_job("medium", width=320, height=192))
-    image = result.images[0]
-    assert image.size == (320, 192)
-    info = result.info
-    assert info["picture_height"] + info["caption_height"] == 192
-    assert info["caption_height"] >= 14
-    strip = np.asarray(image)[info["picture_height"]:]
-    assert strip.mean() < 80, "a dark caption strip"
-    assert strip.std() > 5, "with text in it"
+    assert result.images[0].size == (320, 192)
+    assert result.info["picture_height"] == 192
+
+
+def test_no_caption_is_drawn_a_frame_without_figures_is_its_backdrop():
+    """A frame's number and caption are the sheet's to print: the sketch holds only the picture."""
+    job = make_job("long", figures=(), seed=5, width=160, height=96)
+    backdrop, _ = paint_backdrop(job, 160, 96, random.Random(5), {SKIN, *PALETTE})
+    assert np.array_equal(np.asarray(RENDERER.render(job).images[0]), np.asarray(backdrop))
+    assert "caption" not in RENDERER.key_parts(job)
 
 
 @pytest.mark.parametrize("shot", [shot.slug for shot in SHOT_TYPES])
 def test_tiny_and_large_sizes_render(shot):
-    result = RENDERER.render(make_job(shot, width=64, height=64, caption="a caption far too long for the strip"))
+    result = RENDERER.render(make_job(shot, width=64, height=64, subject="a subject far too long for the picture"))
     assert result.images[0].size == (64, 64)
     if shot == "medium":
         big = RENDERER.render(make_job(shot, width=2048, height=1152))

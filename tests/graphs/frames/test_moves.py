@@ -1,0 +1,105 @@
+"""A frame's place in the storyboard is no part of its image: swapping, removing, moving and duplicating frames
+on a sketch board draw nothing again for the frames that only moved, and the image a frame shows is the same
+file, byte for byte, wherever it stands. The sheet, not the sketch, prints each frame's caption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from counting import CountingRenderer
+from PIL import Image
+
+from agent.scenes.scene_file import load_scene
+from agent.session import Session
+from graphs.context import Context
+from graphs.events import Problem
+from graphs.planning.planner import RulesPlanner
+from graphs.state import Settings, Storyboard
+from tools.export.grid import Panel, compose_grid
+
+ROOT = Path(__file__).resolve().parents[3]
+SCENE_FILE = ROOT / "examples" / "investigation.toml"
+FRAMES = 5
+SIZE = 128
+
+
+@pytest.fixture
+def renderer():
+    return CountingRenderer()
+
+
+@pytest.fixture
+def session(tmp_path, renderer):
+    scene = load_scene(SCENE_FILE, {"frames": FRAMES})
+    session = Session.create(tmp_path, Context(planner=RulesPlanner(), renderer=renderer))
+    list(session.start(scene, Settings(width=SIZE, height=SIZE)))
+    yield session
+    session.close()
+
+
+def send(session: Session, text: str) -> Storyboard:
+    events = list(session.send(text))
+    state = session.state()
+    assert not [e for e in events if isinstance(e, Problem)], state.notice
+    assert not state.notice.startswith("error:"), state.notice
+    return state
+
+
+def shots(out: Path) -> list[bytes]:
+    """The published shot_<i>.png files, in frame order."""
+    count = len(list((out / "frames").glob("shot_*.png")))
+    return [(out / "frames" / f"shot_{i}.png").read_bytes() for i in range(count)]
+
+
+def images(state: Storyboard) -> list[str]:
+    """The version file each frame shows, in frame order."""
+    return [frame.image().path for frame in state.frames]
+
+
+def test_swap_draws_nothing_and_the_images_change_places(session, tmp_path, renderer):
+    before, files = session.state(), shots(tmp_path)
+    after = send(session, "swap 2 and 4")
+    assert renderer.calls == FRAMES
+    order = [0, 1, 4, 3, 2]
+    assert [f.id for f in after.frames] == [before.frames[i].id for i in order]
+    assert images(after) == [images(before)[i] for i in order]
+    assert shots(tmp_path) == [files[i] for i in order]
+
+
+def test_remove_draws_nothing_for_the_frames_that_move_up(session, tmp_path, renderer):
+    before, files = session.state(), shots(tmp_path)
+    after = send(session, "remove 1")
+    assert renderer.calls == FRAMES
+    assert images(after) == images(before)[:1] + images(before)[2:]
+    assert shots(tmp_path) == files[:1] + files[2:]
+
+
+def test_move_and_undo_draw_nothing(session, tmp_path, renderer):
+    files = shots(tmp_path)
+    send(session, "move frame 4 to 0")
+    assert shots(tmp_path) == [files[4], *files[:4]]
+    send(session, "undo")
+    assert renderer.calls == FRAMES
+    assert shots(tmp_path) == files
+
+
+def test_duplicate_draws_only_the_copy(session, tmp_path, renderer):
+    """The copy has a new seed (test_new_edits.py), so it is drawn; the frames after it only move down."""
+    before, files = session.state(), shots(tmp_path)
+    after = send(session, "duplicate frame 1")
+    assert renderer.calls == FRAMES + 1
+    assert images(after) == images(before)[:2] + [after.frames[2].image().path] + images(before)[2:]
+    assert shots(tmp_path) == files[:2] + [shots(tmp_path)[2]] + files[2:]
+    assert shots(tmp_path)[2] != files[1]
+
+
+def test_the_sheet_prints_each_caption_under_its_panel(session, tmp_path):
+    """The sketch carries no caption (tests/tools/render/test_sketch.py), so the sheet's line is the only one."""
+    with Image.open(tmp_path / "storyboard.png") as sheet:
+        pixels = np.asarray(sheet.convert("RGB"))
+    blank = [Panel(tmp_path / "frames" / f"shot_{i}.png", "", "") for i in range(FRAMES)]
+    plain = np.asarray(compose_grid(blank, session.state().scene.title))
+    assert plain.shape == pixels.shape
+    assert np.any(plain != pixels), "the sheet prints captions under its panels"
