@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +31,7 @@ from tools.export.grid import Panel, write_grid
 from tools.export.exports import write_exports
 from tools.models.library import CritiqueSettings
 from tools.export.shot_list import ExportError
+from tools.memo import Memo
 
 
 def plan(state: Storyboard, runtime: Runtime[Context]) -> dict:
@@ -52,11 +51,9 @@ def planner_for(state: Storyboard, ctx: Context) -> Planner:
     return ctx.planner if ctx.planner.name == state.planner or not state.planner else RulesPlanner()
 
 
-_LINTED: OrderedDict[tuple, tuple] = OrderedDict()
+_LINTED = Memo(20_000)
 """(cast, frame spec) -> its mended prompt and the rules it still breaks, for frames linted before. A correction
 to one frame of a long storyboard then lints one frame, not all of them."""
-_LINTED_MOST = 20_000
-_LINTED_LOCK = threading.Lock()
 
 
 def _linted(cast: tuple, spec: FrameSpec, people: list) -> tuple[str, tuple]:
@@ -67,10 +64,7 @@ def _linted(cast: tuple, spec: FrameSpec, people: list) -> tuple[str, tuple]:
         fixed = repair_prompt(spec.prompt, spec.shot_type, people)
         mended = spec if fixed == spec.prompt else spec.model_copy(update={"prompt": fixed})
         known = fixed, tuple((v.rule, v.reason) for v in lint_frame(0, mended, people))
-        with _LINTED_LOCK:  # sessions of a bot lint side by side
-            _LINTED[key] = known
-            while len(_LINTED) > _LINTED_MOST:
-                _LINTED.popitem(last=False)
+        _LINTED.put(key, known)  # sessions of a bot lint side by side; the memo locks
     return known
 
 

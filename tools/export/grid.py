@@ -10,9 +10,7 @@ from __future__ import annotations
 import math
 import os
 import struct
-import threading
 import zlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from PIL import Image, ImageDraw
 from tools.files import atomic
 
 from tools import fonts
+from tools.memo import Memo
 
 _PAPER = (245, 243, 238)
 _INK = (30, 30, 34)
@@ -122,11 +121,9 @@ def compose_grid(panels: list[Panel], title: str, columns: int | None = None, th
     return sheet
 
 
-_STRIPS: OrderedDict[tuple, tuple[bytes, int, int]] = OrderedDict()
-"""What each strip drawn lately became: its IDAT chunk, the Adler-32 of its filtered rows and their length."""
-_STRIPS_SIZE = [0]
-_KEEP_BYTES = 64 * 2**20
-_LOCK = threading.Lock()
+_STRIPS = Memo(64 * 2**20, weight=lambda known: len(known[0]))
+"""What each strip drawn lately became: its IDAT chunk, the Adler-32 of its filtered rows and their length; up
+to 64 MiB of chunks (always the newest strip)."""
 _ADLER = 65521
 
 
@@ -179,10 +176,7 @@ def write_grid(path: Path, panels: list[Panel], title: str, columns: int | None 
         else:
             content = tuple(identities[(row - 1) * layout.columns:row * layout.columns])
         key = (layout.width, layout.thumb, layout.thumb_h, top, bottom, row == layout.rows, content)
-        with _LOCK:
-            known = _STRIPS.get(key)
-            if known is not None:
-                _STRIPS.move_to_end(key)
+        known = _STRIPS.get(key)
         if known is None:
             strip = Image.new("RGB", (layout.width, bottom - top), _PAPER)
             first = (row - 1) * layout.columns
@@ -191,11 +185,7 @@ def write_grid(path: Path, panels: list[Panel], title: str, columns: int | None 
             else:
                 _draw(strip, layout, [], title)
             known = _strip_bytes(strip)
-            with _LOCK:
-                _STRIPS[key] = known
-                _STRIPS_SIZE[0] += len(known[0])
-                while _STRIPS_SIZE[0] > _KEEP_BYTES and len(_STRIPS) > 1:
-                    _STRIPS_SIZE[0] -= len(_STRIPS.popitem(last=False)[1][0])
+            _STRIPS.put(key, known)
         parts.append(known[0])
         adler = _adler_join(adler, known[1], known[2])
     header = struct.pack(">IIBBBBB", layout.width, layout.height, 8, 2, 0, 0, 0)  # 8-bit RGB, not interlaced

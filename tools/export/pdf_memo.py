@@ -8,35 +8,11 @@ what changed is worked out again. Nothing here changes what a sheet looks like, 
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 from fpdf import FPDF
 
-
-class Memo:
-    """A bounded store shared by every sheet written in this process; the oldest entries go first."""
-
-    def __init__(self, most: int):
-        self.most = most
-        self.items: OrderedDict = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        """Return what is kept under `key`, or None."""
-        with self.lock:
-            value = self.items.get(key)
-            if value is not None:
-                self.items.move_to_end(key)
-            return value
-
-    def put(self, key, value) -> None:
-        """Keep `value` under `key`, letting the oldest entries go past the store's size."""
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.most:
-                self.items.popitem(last=False)
+from tools.memo import Memo
 
 
 LINES = Memo(20_000)
