@@ -5,25 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.errors import ConfigError
 from graphs.context import Context
 from graphs.planning.llm_planner import ROUNDS, OpenAIPlanner
 from graphs.planning.planner import RulesPlanner
 from graphs.state import Scene
 from tools.critique import DEFAULT_CLIP, ClipCritic, check_clip_folder
-from tools.render.diffusion import DiffusionRenderer
-from tools.models.hub import ModelSpec, hub_reachable
-from tools.repair.inpaint import Inpainter
-from tools.models.library import Library, LibraryError, find_library, is_hub_id, load_library
+from tools.errors import LibraryError
 from tools.llm import LLM, LLMConfig
-from tools.repair.segment import Segmenter, guess_sam_type, sam_config
+from tools.models.hub import ModelSpec, hub_reachable
+from tools.models.library import Library, find_library, is_hub_id, load_library
+from tools.render.diffusion import DiffusionRenderer
 from tools.render.sketch import SketchRenderer
+from tools.repair.inpaint import Inpainter
+from tools.repair.segment import Segmenter, guess_sam_type, sam_config
 
 PLANNERS = ("auto", "rules", "openai")
 RENDERERS = ("auto", "sketch", "diffusers")
-
-
-class ConfigError(ValueError):
-    """An option the operator must change; the message says what is expected."""
 
 
 @dataclass

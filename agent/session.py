@@ -16,13 +16,15 @@ from pathlib import Path
 from langgraph.types import Command
 
 from agent import store
+from agent.errors import FolderUnusable, SaveFailed, SessionError, StoreDamaged
 from agent.store import PruningSaver
 from graphs.context import Context
 from graphs.events import Event  # what a session reports while it works; front-ends import it from here too
 from graphs.state import Scene, Settings, Storyboard
 from graphs.storyboard import compile_graph, serializer
+from tools.errors import ShotsmithError
 from tools.files import atomic
-from tools.files.folder_lock import FolderBusy, FolderLock
+from tools.files.folder_lock import FolderLock
 from tools.files.text import clean
 
 LEFTOVER_WRITE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
@@ -47,21 +49,19 @@ def sweep_leftovers(out_dir: Path) -> list[Path]:
     return found
 
 
-class SessionError(RuntimeError):
-    """A session that cannot be opened or continued; the message says why."""
-
-
-def _unwritable(folder: Path, error: OSError | sqlite3.Error, started: bool = False) -> SessionError:
+def _unwritable(folder: Path, error: OSError | sqlite3.Error, started: bool = False,
+                kind: type[FolderUnusable] = FolderUnusable) -> FolderUnusable:
     """One line for a folder that cannot be written: read-only, full, or refused.
 
-    `started` says whether the session has saved a step, so --resume is the way back in.
+    `started` says whether the session has saved a step, so --resume is the way back in; `kind` is SaveFailed
+    when the refusal stopped work under way.
     """
     if isinstance(error, OSError) and error.errno == errno.ENOSPC or "full" in str(error):
         again = "again with --resume (everything finished so far is kept)" if started else "again"
-        return SessionError(f"{folder}: the disk is full; free some space and run {again}")
+        return kind(f"{folder}: the disk is full; free some space and run {again}")
     reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-    return SessionError(f"{folder}: cannot write here ({reason}); expected a folder you can write to (copy it "
-                        "somewhere writable and go on there)")
+    return kind(f"{folder}: cannot write here ({reason}); expected a folder you can write to (copy it somewhere "
+                "writable and go on there)")
 
 
 class Session:
@@ -82,7 +82,7 @@ class Session:
         self._config = {"configurable": {"thread_id": thread_id}}
         try:
             self._open_store(fresh)
-        except SessionError:
+        except ShotsmithError:
             lock.release()
             raise
         except (OSError, sqlite3.Error) as error:
@@ -96,7 +96,7 @@ class Session:
             store.check(path)
             self._attach(path)
             return
-        except store.StoreDamaged as damage:
+        except StoreDamaged as damage:
             reason = str(damage)
         except (OSError, sqlite3.OperationalError):
             raise
@@ -113,14 +113,14 @@ class Session:
             self.notices.append(f"{what}; carrying on from the copy saved when the session last waited for you "
                                 "(only work after that, if any, is lost; frames on disk are reused)")
         else:
-            raise SessionError(f"{what}; no good copy was kept, so its picks and undo history are lost: run again "
+            raise StoreDamaged(f"{what}; no good copy was kept, so its picks and undo history are lost: run again "
                                "without --resume to start afresh (frames on disk are reused, not redrawn)")
         try:
             self._attach(path)
         except (OSError, sqlite3.OperationalError):
             raise
         except Exception as error:
-            raise SessionError(f"{path}: the saved session cannot be read even from its good copy "
+            raise StoreDamaged(f"{path}: the saved session cannot be read even from its good copy "
                                f"({type(error).__name__}); move the folder's session files away to start "
                                "afresh") from None
 
@@ -137,8 +137,6 @@ class Session:
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             return out_dir, FolderLock(out_dir)
-        except FolderBusy as error:
-            raise SessionError(str(error)) from None
         except OSError as error:
             raise _unwritable(out_dir, error) from None
 
@@ -223,7 +221,7 @@ class Session:
         except (OSError, sqlite3.OperationalError) as error:
             if not _is_storage(error):
                 raise
-            raise _unwritable(self.out_dir, error, started=self._saved()) from None
+            raise _unwritable(self.out_dir, error, self._saved(), SaveFailed) from None
         self._keep_copy()
         _settle_heap()
 

@@ -17,13 +17,11 @@ from pathlib import Path
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from agent.errors import StoreDamaged
+
 STORE = "session.sqlite"
 GOOD_COPY = "session.good.sqlite"
 SIDE_FILES = ("-wal", "-shm", "-journal")
-
-
-class StoreDamaged(RuntimeError):
-    """The checkpoint file cannot be read as a session."""
 
 
 class PruningSaver(SqliteSaver):

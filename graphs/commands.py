@@ -202,10 +202,6 @@ HELP = ('try "frame 3: close-up", "frame 2: <new prompt>", "frame 2: add <more w
         '"frame 3: 2.5s", "undo", "export" or "export mp4, gif, csv, otio"')
 
 
-class CorrectionError(ValueError):
-    """A message that could not be read or applied; its text is shown to the person."""
-
-
 REFUSED = "error: "
 """How a notice starts, for the person reading it, when the last message could not be applied (the state's
 `outcome` says so for the graph)."""

@@ -4,34 +4,34 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import replace
-from pathlib import Path
 
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from graphs.commands import ASKED, REFUSED, ChooseMask, Clarify, Inpaint, Refusal
 from graphs.context import Context, Planner
-from graphs.events import (Critiqued, Done, FrameDrawn, Notice, Planned, Problem, Progress, Published, Queued, Question,
-                           Reply, Retrying)
-from graphs.commands import ASKED, REFUSED, ChooseMask, Clarify, CorrectionError, Inpaint, Refusal
-from graphs.planning.dialogue import attach
-from graphs.frames.document import caption, storyboard_document
 from graphs.corrections.edits import apply_commands, remember
-from graphs.frames.inpainting import check_request, inpaint_frame, propose_masks
 from graphs.corrections.interpreter import interpret
-from graphs.planning.llm_planner import plan_or_rules
-from graphs.planning.planner import RulesPlanner
+from graphs.errors import CorrectionError
+from graphs.events import (Critiqued, Done, FrameDrawn, Notice, Planned, Problem, Progress, Published, Question, Queued,
+                           Reply, Retrying)
+from graphs.frames.document import caption, storyboard_document
+from graphs.frames.inpainting import check_request, inpaint_frame, propose_masks
 from graphs.frames.rendering import bring_up_to_date, job_for, job_key, needs_drawing
-from graphs.planning.mend import repair_prompt
 from graphs.frames.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
+from graphs.planning.dialogue import attach
+from graphs.planning.llm_planner import plan_or_rules
+from graphs.planning.mend import repair_prompt
+from graphs.planning.planner import RulesPlanner
 from graphs.state import Critique, Frame, FrameSpec, Storyboard
 from prompts.lint import Violation, lint_frame, lint_plan
-from tools.files import atomic
-from tools.export.grid import Panel, write_grid
+from tools.errors import ExportError, ShotsmithError
 from tools.export.exports import write_exports
-from tools.models.library import CritiqueSettings
-from tools.export.shot_list import ExportError
+from tools.export.grid import Panel, write_grid
+from tools.files import atomic
 from tools.memo import Memo
+from tools.models.library import CritiqueSettings
 
 
 def plan(state: Storyboard, runtime: Runtime[Context]) -> dict:
@@ -157,7 +157,7 @@ def publish(state: Storyboard, runtime: Runtime[Context]) -> dict:
     write = get_stream_writer()
     try:
         write_exports(out, ["pdf"])
-    except ExportError as error:  # the images and storyboard.json are written; a sheet that fails must not stop work
+    except ShotsmithError as error:  # the images and storyboard.json are written; a sheet that fails must not stop work
         write(Notice(f"the PDF sheet was not written: {error}"))
     write(Published(out=str(out), frames=len(state.frames)))
     return {}

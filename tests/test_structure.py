@@ -1,9 +1,10 @@
 """The shape of the code, read from its source: small modules and functions, no import circles, private names
-kept private, and routing that never reads the words of a message."""
+kept private, routing that never reads the words of a message, and errors sorted by who can put them right."""
 
 from __future__ import annotations
 
 import ast
+import builtins
 from functools import cache
 from pathlib import Path
 
@@ -131,3 +132,80 @@ def test_no_router_reads_the_notice_or_any_message_text(name, function):
     called = {node.func.id for node in ast.walk(function) if isinstance(node, ast.Call)
               and isinstance(node.func, ast.Name)}
     assert "unchanged" not in called
+
+
+BASES = ("InputError", "SetupError", "MachineError")
+"""Who can put an error right: the person, the operator, the machine (tools/errors.py)."""
+CAUGHT_BY_FRONT_ENDS = {"ShotsmithError", *BASES, "Cancelled"}
+FRONT_ENDS = ("agent.cli", "agent.bots")
+
+
+def base_name(node: ast.expr) -> str:
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+
+
+@cache
+def error_classes() -> dict[str, tuple[str, set[str]]]:
+    """Every exception class the project defines: name -> (module, names of its bases)."""
+    classes = {(name, node.name): {base_name(b) for b in node.bases} for name, path in sources().items()
+               for node in ast.walk(tree(path)) if isinstance(node, ast.ClassDef)}
+    errors = {name for name, value in vars(builtins).items() if isinstance(value, type)
+              and issubclass(value, BaseException)}
+    found, grown = {}, True
+    while grown:  # a class is an exception when one of its bases is
+        grown = False
+        for (module, cls), bases in classes.items():
+            if cls not in found and bases & (errors | set(found)):
+                found[cls], grown = (module, bases), True
+    return found
+
+
+def ancestors(cls: str) -> set[str]:
+    classes, seen, todo = error_classes(), set(), [cls]
+    while todo:
+        for base in classes.get(todo.pop(), ("", set()))[1] - seen:
+            seen.add(base)
+            todo.append(base)
+    return seen
+
+
+def test_each_layer_keeps_its_errors_in_one_module():
+    by_layer = {}
+    for cls, (module, _) in error_classes().items():
+        by_layer.setdefault(module.split(".")[0], set()).add(module)
+    assert by_layer.get("tools") == {"tools.errors"} and by_layer.get("graphs") == {"graphs.errors"}
+    assert by_layer.get("agent") == {"agent.errors"}
+    assert all(len(modules) == 1 for modules in by_layer.values()), by_layer
+
+
+def raised() -> set[str]:
+    """The names of the classes a `raise Name(...)` or `raise Name` in the project's source raises."""
+    found = set()
+    for path in sources().values():
+        for node in ast.walk(tree(path)):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                found.add(base_name(node.exc.func if isinstance(node.exc, ast.Call) else node.exc))
+    return found
+
+
+def test_every_error_says_who_can_put_it_right():
+    """A family that is only caught (ExportError) may sit above the bases; whatever is raised sits under one."""
+    families = {base for _, bases in error_classes().values() for base in bases} - raised()
+    loose = [f"{module}.{cls}" for cls, (module, _) in error_classes().items()
+             if module.split(".")[0] != "prompts" and cls not in CAUGHT_BY_FRONT_ENDS | families
+             and not ancestors(cls) & set(BASES)]
+    assert not loose, f"errors under none of {BASES}: {loose}"
+    assert len(error_classes()) >= 20 and {"ExportRefused", "OutOfMemory", "SceneError"} <= raised()
+
+
+def test_front_ends_catch_only_the_base_classes():
+    concrete = set(error_classes()) - CAUGHT_BY_FRONT_ENDS
+    caught = []
+    for name, path in sources().items():
+        if not name.startswith(FRONT_ENDS):
+            continue
+        for node in ast.walk(tree(path)):
+            if isinstance(node, ast.ExceptHandler) and node.type is not None:
+                kinds = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+                caught += [f"{name}:{node.lineno} {base_name(k)}" for k in kinds if base_name(k) in concrete]
+    assert not caught, "front-ends catching a particular error: " + "; ".join(caught)

@@ -19,8 +19,9 @@ import numpy as np
 from PIL import Image
 
 from prompts.shot_types import SHOT_TYPES, shot_by_slug, shot_description
+from tools.errors import LibraryError
 from tools.models.hub import GPU_LOCK, HUB, ModelHub, dtype_name, first_line, offline, pick_device, quiet_libraries
-from tools.models.library import LibraryError, is_hub_id
+from tools.models.library import is_hub_id
 from tools.render.job import image_digest
 
 DEFAULT_CLIP = "openai/clip-vit-large-patch14"

@@ -20,15 +20,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
+from tools.errors import LLMError
+
 T = TypeVar("T", bound=BaseModel)
 DEFAULT_MODEL = "gpt-4o-mini"
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 MAX_REPLY_BYTES = 256 * 1024
 """The largest reply read; a plan is a few kB, so a far larger one comes from a runaway or hostile model."""
-
-
-class LLMError(RuntimeError):
-    """The model could not be reached or never answered in the expected shape; one line says why."""
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,12 @@ from agent.bots import uploads
 from agent.bots.discord_files import Attached
 from agent.bots.sessions import ContextFactory, Conversation, Conversations
 from agent.bots.shot_files import changed, shot_files
-from agent.scenes.scene_file import SceneError, reads_as_correction, scene_from_message
-from agent.session import Event, Session, SessionError
+from agent.scenes.scene_file import reads_as_correction, scene_from_message
+from agent.session import Event, Session
 from graphs import events
 from graphs.state import Scene, Storyboard
+from tools.errors import Cancelled, ShotsmithError
 from tools.files.roots import Roots
-from tools.models.library import LibraryError
-from tools.render.diffusion import Cancelled
 
 TEXT_LIMIT = 2000
 """Discord refuses message text longer than this."""
@@ -64,7 +63,7 @@ class Channels:
     def find(self, channel_id: int) -> Session | None:
         """Return the channel's session, taking up one kept on disk by an earlier run of the bot.
 
-        Raises SessionError when the kept session cannot be opened (another process writes there, say).
+        Raises a ShotsmithError when the kept session cannot be opened (another process writes there, say).
         """
         entry = self.channels.entry(channel_id)
         if entry.session is None and self.channels.kept(channel_id):
@@ -92,12 +91,12 @@ class Channels:
             if scene is None:
                 return Reply([NO_SCENE])
             context = self.context_factory(scene)
-        except (SceneError, LibraryError, ValueError) as error:
+        except ShotsmithError as error:
             uploads.discard(self.folder(channel_id))
             return Reply([f"Cannot start this scene: {error}"])
         try:
             session = self.channels.begin(channel_id, self.channels.entry(channel_id), context)
-        except SessionError as error:
+        except ShotsmithError as error:
             return Reply([f"Cannot start this scene: {error}"])
         reply = self._drive(session, lambda: session.start(scene), every_shot=True)
         reply.lines.insert(0, f"Storyboard started: {scene.title}")
@@ -105,7 +104,7 @@ class Channels:
 
     def _scene(self, channel_id: int, scene_text: str | None, frames: int | None, number: str | None,
                file: Attached | None) -> Scene | None:
-        """Read the scene from the fetched file, else from the command's words; raises SceneError."""
+        """Read the scene from the fetched file, else from the command's words; raises a ShotsmithError."""
         roots = self.lora_roots
         if file is not None:
             return uploads.scene_from_attachment(file.name, file.text, self.folder(channel_id), number, frames, roots)
@@ -120,7 +119,7 @@ class Channels:
         """The channel's session, or what to tell the channel instead."""
         try:
             session = self.find(channel_id)
-        except SessionError as error:
+        except ShotsmithError as error:
             return f"I could not pick this storyboard up again: {error}"
         return NO_SESSION if session is None else session
 
@@ -139,7 +138,7 @@ class Channels:
             self._drive(session, session.carry_on)
         try:
             sent = session.send(text)
-        except SessionError as error:
+        except ShotsmithError as error:
             return Reply([f"Not applied: {error}"])
         reply = self._drive(session, lambda: sent)
         reply.lines[:0] = self._notices(channel_id)
@@ -171,7 +170,7 @@ class Channels:
         try:
             for event in work():
                 published = _note(reply, event) or published
-        except (LibraryError, Cancelled) as error:
+        except (ShotsmithError, Cancelled) as error:
             reply.lines.append(f"Error: {error} (frames finished before this stay on disk)")
         if published:
             redrawn = changed(before, shot_files(session.out_dir))

@@ -25,7 +25,8 @@ from agent.bots.sessions import ContextFactory
 from agent.bots.slack_messages import Message, SeenEvents, read_message, scene_source
 from agent.bots.slack_status import Poster
 from agent.bots.slack_threads import ThreadStoryboards
-from agent.scenes.scene_file import SceneError, reads_as_correction
+from agent.scenes.scene_file import reads_as_correction
+from tools.errors import ShotsmithError
 from tools.files.roots import Roots
 
 log = logging.getLogger("shotsmith.slack")
@@ -82,7 +83,7 @@ class SlackBot(ThreadStoryboards):
         """Start a storyboard from a message outside any storyboard's thread, unless it reads as a correction."""
         try:
             source = scene_source(message.text, message.files, self.token)
-        except (OSError, SceneError) as error:
+        except (OSError, ShotsmithError) as error:
             say(f"I could not use the attached scene file: {error}")
             return
         if source is None and reads_as_correction(message.text):

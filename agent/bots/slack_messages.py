@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.bots import uploads
-from agent.scenes.scene_file import SceneError, scene_from_message
+from agent.errors import SceneError
+from agent.scenes.scene_file import scene_from_message
 from graphs.state import Scene
 from tools.files.roots import Roots
 

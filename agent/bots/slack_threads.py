@@ -13,17 +13,15 @@ from pathlib import Path
 
 from slack_sdk import WebClient
 
+from agent.bots import uploads
 from agent.bots.sessions import ContextFactory, Conversation, Conversations
 from agent.bots.shot_files import changed, shot_files, shot_paths
 from agent.bots.slack_messages import HINT, read_scene
 from agent.bots.slack_owners import Owners, record
 from agent.bots.slack_status import Poster, Status, collect, upload
-from agent.bots import uploads
-from agent.scenes.scene_file import SceneError
-from agent.session import SessionError
 from graphs.state import Scene, Storyboard
+from tools.errors import MachineError, ShotsmithError
 from tools.files.roots import Roots
-from tools.models.memory import OutOfMemory
 
 log = logging.getLogger("shotsmith.slack")
 
@@ -53,7 +51,7 @@ class ThreadStoryboards:
         folder = self.threads.folder(key)
         try:
             scene = read_scene(text, source, folder, self.lora_roots)
-        except SceneError as error:
+        except ShotsmithError as error:
             say(f"That scene has a problem: {error}")
             return
         if scene is None:
@@ -100,7 +98,7 @@ class ThreadStoryboards:
         status = Status(client, say, f"Drawing \u201c{scene.title}\u201d: planning the shots\u2026")
         try:
             errors = status.follow(session.start(scene))
-        except OutOfMemory as error:  # passing: the thread stays open and a reply carries on from here
+        except MachineError as error:  # passing: the thread stays open and a reply carries on from here
             status.set(f"Drawing stopped: {error}. The frames finished so far are kept; reply in this thread "
                        "(\u201cregenerate 0\u201d, say) to carry on.")
             return
@@ -143,7 +141,7 @@ class ThreadStoryboards:
                     for _ in entry.session.carry_on():
                         pass
                 said = collect(entry.session.send(text), say)
-            except SessionError as error:
+            except ShotsmithError as error:
                 say(str(error))
                 return
             except Exception as error:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from agent.scenes.scene_file import SceneError, scene_from_message
+from agent.errors import SceneError
+from agent.scenes.scene_file import scene_from_message
 from graphs.state import Scene
+from tools.errors import InputError
 from tools.files import atomic
 from tools.files.roots import Roots
 from tools.files.text import clean
@@ -47,7 +49,7 @@ def scene_from_attachment(name: str, text: str, folder: Path, number: str | None
         atomic.write_bytes(path, text.encode("utf-8"))
         try:
             return scene_from_screenplay(path, number, frames=frames)
-        except SceneError as error:
+        except InputError as error:  # the message names the saved copy; the person knows the upload by its name
             discard(folder)
             raise SceneError(str(error).replace(str(path), name)) from None
     if number is not None:

@@ -1,7 +1,7 @@
 """The shotsmith command: every command registered on one typer app, in the order --help lists them.
 
-Each command is a plain function in its own module; the helpers they share are in agent.cli.common and
-the options several of them take in agent.cli.options.
+Each command is a plain function in its own module. What they share: agent.cli.output (printing and failing),
+agent.cli.steps (the steps of a render) and agent.cli.options (the options several of them take).
 """
 
 from __future__ import annotations

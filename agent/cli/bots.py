@@ -14,13 +14,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from agent.cli.common import console, fail, say
 from agent.cli.options import AllowPickle, LlmModel, Planner, Renderer
-from agent.config import RENDERERS, ConfigError, make_context, make_planner, read_library
+from agent.cli.output import console, fail, fail_on, say
+from agent.config import RENDERERS, make_context, make_planner, read_library
 from graphs.context import Context
 from graphs.state import Scene
+from tools.errors import ShotsmithError
 from tools.files.roots import Roots
-from tools.models.library import LibraryError, load_library
+from tools.models.library import load_library
 
 
 def lora_roots(library: Path | None) -> Roots:
@@ -46,8 +47,8 @@ def discord_cmd(
     try:
         loaded = load_library(library) if library is not None else None
         choice = make_context(planner, renderer, loaded, False, llm_model)
-    except (ConfigError, LibraryError) as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
     for notice in choice.notices:
         say(f"notice: {notice}")
     out = out.absolute()  # fixed now: a later change of working folder cannot split a channel's session
@@ -117,8 +118,8 @@ def _check_slack_options(library: Path | None, renderer: str, planner: str, llm_
         fail(f"--renderer: expected one of {', '.join(RENDERERS)}, got {renderer!r}")
     try:
         make_planner(planner, llm_model)
-    except ConfigError as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
 
 
 def fresh_context(planner: str, renderer: str, library: Path | None, allow_pickle: bool,

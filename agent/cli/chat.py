@@ -14,15 +14,17 @@ from typing import Annotated, Optional
 import typer
 
 from agent.cli.chat_views import SESSIONS
-from agent.cli.common import default_out, fail, make_settings, open_session, read_scene, say, warn
 from agent.cli.conversation import Conversation
 from agent.cli.options import (AllowPickle, Candidates, CastFile, Frames, Guidance, LlmModel, Planner, Renderer,
                                SceneLibrary, SceneNumber, Scheduler, Seed, Shots, Steps)
-from agent.config import Choice, ConfigError, make_context, read_library
-from agent.session import Session, SessionError
+from agent.cli.output import fail, fail_on, say, warn
+from agent.cli.steps import default_out, make_settings, open_session, read_scene
+from agent.config import Choice, make_context, read_library
+from agent.session import Session
 from graphs.context import Context
 from graphs.state import Scene
-from tools.models.library import Library, LibraryError
+from tools.errors import ShotsmithError
+from tools.models.library import Library
 
 
 def chat(
@@ -91,10 +93,10 @@ def _reopen(folder: Path) -> Session:
         fail(f"{folder}: expected a session folder, found a file")
     try:
         session = Session.reopen(folder, None)  # the context is set once the library is read
-    except SessionError as error:
+    except ShotsmithError as error:
         if not (folder / "session.json").exists():
             fail(f"{folder}: no session kept here (no session.json); start one with shotsmith chat SCENE.toml")
-        fail(str(error))
+        fail_on(error)
     for notice in session.notices:
         warn(f"notice: {notice}")
     return session
@@ -104,10 +106,10 @@ def _choose(session: Session | None, make: Callable[[], Choice]) -> Choice:
     """Return what `make` chooses; on a bad option or library, close the kept session and fail with one line."""
     try:
         return make()
-    except (ConfigError, LibraryError) as error:
+    except ShotsmithError as error:
         if session is not None:
             session.close()
-        fail(str(error))
+        fail_on(error)
 
 
 def _with_context(session: Session | None, folder: Path, context: Context) -> Session:

@@ -1,7 +1,7 @@
 """One terminal conversation with a session: read a line, hand it to the session, show what it did.
 
 Plain lines go to the session as corrections; lines that start with a slash steer the chat itself (SLASH).
-Everything is printed on the shared consoles of agent.cli.common.
+Everything is printed on the shared consoles of agent.cli.output.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from pathlib import Path
 
 from agent.bots.shot_files import changed, shot_files
 from agent.cli.chat_views import SESSIONS, list_sessions, plan_table
-from agent.cli.common import cancel_on_interrupt, console, errors, say, summary, warn
 from agent.cli.display import Report, show
-from agent.session import Event, Session, SessionError
+from agent.cli.output import console, errors, say, warn
+from agent.cli.steps import cancel_on_interrupt, summary
+from agent.session import Event, Session
 from graphs.commands import HELP
 from graphs.events import FrameDrawn, Progress, Published
 from graphs.state import Scene, Settings, Storyboard
-from tools.models.library import LibraryError
-from tools.render.diffusion import Cancelled
+from tools.errors import Cancelled, ShotsmithError
 
 SLASH = {
     "/help": "show the corrections you can type and these commands",
@@ -142,7 +142,7 @@ class Conversation:
                 return False
         try:
             events = self.session.send(text)
-        except SessionError as error:
+        except ShotsmithError as error:
             self.complain(str(error))
             return False
         self.work(lambda: events)
@@ -169,11 +169,8 @@ class Conversation:
             say("stopped; frames finished before stay on disk, and the next correction first finishes "
                 "the cut-off work (/quit keeps the session for later)")
             return False
-        except LibraryError as error:
+        except ShotsmithError as error:  # a model, the GPU or a full disk: the session stays as it was
             self.complain(f"{error} (frames finished before this stay on disk)")
-            return False
-        except SessionError as error:  # the folder cannot be written (a full disk); the session stays as it was
-            self.complain(str(error))
             return False
         if plan and not seen.planned:
             self.table()

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import console, fail
+from agent.cli.output import console, fail, fail_on
+from tools.errors import ShotsmithError
 from tools.export.exports import FILES, Options, write_exports
-from tools.files.folder_lock import FolderBusy, FolderLock
-from tools.export.shot_list import ExportError
+from tools.files.folder_lock import FolderLock
 
 DEFAULT_FORMATS = "pdf,csv,json,mp4,gif,otio"
 
@@ -41,8 +41,8 @@ def export(
     lock = _lock(folder) if folder.is_dir() else None  # a missing folder is write_exports' to explain
     try:
         written = write_exports(folder, list(dict.fromkeys(formats)), options)
-    except ExportError as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
     except OSError as error:
         fail(f"{folder}: the exports could not be written ({error.strerror or error}); files written before "
              "this stay, and the others are unchanged", 1)
@@ -57,8 +57,8 @@ def _lock(folder: Path) -> FolderLock:
     """Hold the folder while exporting: a run still drawing here would change the board under the export."""
     try:
         return FolderLock(folder)
-    except FolderBusy as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
     except OSError as error:
         fail(f"{folder}: cannot write the exports here ({error.strerror or error}); expected a folder you "
              "can write to (copy it somewhere writable and export the copy)")

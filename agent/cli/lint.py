@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import fail
+from agent.cli.output import fail, fail_on
 from graphs.frames.document import read_plan
 from prompts.lint import lint_plan
-from tools.files.bounded import STORYBOARD_LIMIT, FileRefused, read_text
+from tools.errors import ShotsmithError
+from tools.files.bounded import STORYBOARD_LIMIT, read_text
 
 
 def lint(storyboard: Annotated[Path, typer.Argument(help="storyboard.json, or the output of `shotsmith plan`.")]) -> None:
@@ -21,8 +22,8 @@ def lint(storyboard: Annotated[Path, typer.Argument(help="storyboard.json, or th
         cast, specs = read_plan(json.loads(text))
     except FileNotFoundError:
         fail(f"{storyboard}: no such file")
-    except FileRefused as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
     except (OSError, ValueError) as error:
         fail(f"{storyboard}: {str(error).splitlines()[0]}")
     violations = lint_plan(specs, cast)

@@ -8,12 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from agent.cli.common import fail, read_scene, warn
 from agent.cli.options import CastFile, Frames, LlmModel, Planner, SceneFile, SceneNumber, Shots
-from agent.config import ConfigError, make_planner, read_library
+from agent.cli.output import fail_on, warn
+from agent.cli.steps import read_scene
+from agent.config import make_planner, read_library
 from graphs.planning.llm_planner import plan_or_rules
 from prompts.lint import lint_plan
-from tools.models.library import LibraryError
+from tools.errors import ShotsmithError
 
 
 def plan(
@@ -31,8 +32,8 @@ def plan(
     story = read_scene(scene, frames, shots, number=scene_number, cast=cast)
     try:
         chosen = make_planner(planner, llm_model, read_library(library, scene, story))
-    except (ConfigError, LibraryError) as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
     specs, name, notice = plan_or_rules(chosen, story)
     if notice:
         warn(f"notice: {notice}")

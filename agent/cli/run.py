@@ -14,18 +14,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from agent.cli.common import (cancel_on_interrupt, console, default_out, errors, fail, make_settings, open_session,
-                              read_scene, say, summary, warn)
 from agent.cli.display import Report, show
 from agent.cli.options import (AllowPickle, Candidates, CastFile, Frames, Guidance, LlmModel, Planner, Renderer,
                                SceneFile, SceneLibrary, SceneNumber, Scheduler, Seed, Shots, Steps)
-from agent.config import ConfigError, make_context, read_library
-from agent.session import Session, SessionError
+from agent.cli.output import console, errors, fail, fail_on, say, warn
+from agent.cli.steps import cancel_on_interrupt, default_out, make_settings, open_session, read_scene, summary
+from agent.config import make_context, read_library
+from agent.session import Session
 from graphs.context import Context
 from graphs.state import Scene, Settings
+from tools.errors import Cancelled, ShotsmithError
 from tools.files.text import clean
-from tools.models.library import LibraryError
-from tools.render.diffusion import Cancelled
 
 
 @dataclass(frozen=True)
@@ -115,8 +114,8 @@ def _context(request: Run, story: Scene) -> Context:
     try:
         choice = make_context(request.planner, request.renderer, read_library(request.library, request.scene, story),
                               request.allow_pickle, request.llm_model)
-    except (ConfigError, LibraryError) as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
     for notice in choice.notices:
         say(f"notice: {notice}")
     return choice.context
@@ -141,13 +140,12 @@ def _apply(session: Session, pending: list[str], report: Report) -> None:
     """Send each correction in turn, stopping at the first that fails or asks a question."""
     for text in pending:
         console.print(f"> {text}", markup=False, highlight=False)
-        try:
-            show(session.send(text), console, errors, report)
-        except SessionError as error:
-            session.close()
-            fail(str(error), 1)
+        show(session.send(text), console, errors, report)  # a failure reaches _render_errors, around this
         if report.errors or report.questions:
             break
+
+
+AGAIN = "fix it and run again with --resume"
 
 
 @contextmanager
@@ -155,12 +153,10 @@ def _render_errors(session: Session) -> Iterator[None]:
     """Turn a model or LoRA problem met while rendering into one line; finished frames stay on disk."""
     try:
         yield
-    except LibraryError as error:
+    except ShotsmithError as error:  # a model, a LoRA, the GPU or a full disk: what is finished stays
         session.close()
-        fail(f"{error} (frames finished before this stay on disk; fix it and run again with --resume)")
+        said = "--resume" in str(error)  # a full disk's line already says how to go on
+        fail_on(error, "" if said else f" (frames finished before this stay on disk; {AGAIN})")
     except Cancelled as error:
         session.close()
         fail(str(error), 130)
-    except SessionError as error:  # the folder became unwritable (a full disk): what is finished stays
-        session.close()
-        fail(str(error), 1)

@@ -13,10 +13,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from agent.cli.common import fail
+from agent.cli.output import fail_on
 from agent.cli.run import Run, run_storyboard
 from agent.config import PLANNERS, RENDERERS
-from tools.files.bounded import SCENE_LIMIT, FileRefused, read_text
+from agent.errors import TurnsError
+from tools.errors import InputError, ShotsmithError
+from tools.files.bounded import SCENE_LIMIT, read_text
 
 KEYS = ("scene", "out", "turns", "renderer", "planner", "width", "height", "steps", "candidates", "seed")
 """Every key a turns file may hold; `scene` and `turns` are required."""
@@ -24,10 +26,6 @@ KEYS = ("scene", "out", "turns", "renderer", "planner", "width", "height", "step
 DEFAULTS = {"renderer": "sketch", "planner": "auto", "width": 512, "height": 512, "steps": 25, "candidates": 1,
             "seed": None}
 """Values used for the optional keys a turns file leaves out; the sketch renderer keeps scripts offline."""
-
-
-class TurnsError(ValueError):
-    """A turns file that cannot be used; the message is one line saying what was expected."""
 
 
 def script(
@@ -41,8 +39,8 @@ def script(
     """Render a scene, then send each turn of a turns file as a chat message; stop at the first that fails."""
     try:
         plan = read_turns(turns)
-    except TurnsError as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
     run_storyboard(Run(scene=plan["scene"], out=out or plan["out"], then=plan["turns"], renderer=plan["renderer"],
                        planner=plan["planner"], width=plan["width"], height=plan["height"], steps=plan["steps"],
                        candidates=plan["candidates"], seed=plan["seed"], resume=resume))
@@ -80,7 +78,7 @@ def _load(path: Path) -> dict:
         text = read_text(path, SCENE_LIMIT, "turns file (YAML)")
     except FileNotFoundError:
         raise TurnsError(f"{path}: no such turns file") from None
-    except FileRefused as error:
+    except InputError as error:  # too big, or not a regular file
         raise TurnsError(str(error)) from None
     except OSError as error:
         raise TurnsError(f"{path}: cannot read the turns file ({error})") from None

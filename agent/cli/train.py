@@ -16,7 +16,7 @@ from typing import Annotated, Optional, get_type_hints
 
 import typer
 
-from agent.cli.common import fail
+from agent.cli.output import fail
 from agent.cli.training import Options, quote, record, train_lora
 from agent.scenes.scene_file import token_problem
 from prompts.shot_types import BY_NUMBER, BY_SLUG, ShotType

@@ -18,8 +18,9 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from agent.cli.common import console, fail, say
-from tools.models.library import FILE_NAME, Library, LibraryError, load_library
+from agent.cli.output import console, fail, fail_on, say
+from tools.errors import ShotsmithError
+from tools.models.library import FILE_NAME, Library, load_library
 from tools.models.manifest import lora_reference
 from tools.train.data import CROPS, IMAGE_SUFFIXES, Example, read_examples
 
@@ -104,8 +105,8 @@ def read_base(path: Path) -> Library:
         fail(f"--library {path}: no such file; expected the library.toml whose [model] base is trained")
     try:
         return load_library(path)
-    except LibraryError as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
 
 
 def examples(options: Options, prompt: str, mention: str) -> list[Example]:
@@ -115,8 +116,8 @@ def examples(options: Options, prompt: str, mention: str) -> list[Example]:
     crop = "centre" if options.crop == "center" else options.crop
     try:
         found, skipped = read_examples(options.images, options.resolution, prompt, options.captions, crop)
-    except LibraryError as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
     for path, reason in skipped:
         say(f"skipped {path.name}: {reason}")
     for example in found:
@@ -167,8 +168,8 @@ def train_lora(kind: str, name: str, instance_prompt: str, class_prompt: str | N
     try:
         with progress(options.steps, options.checkpoint_every) as on_step:
             result = train(settings, found, on_step=on_step)
-    except LibraryError as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
     except KeyboardInterrupt:
         fail(f"stopped; the checkpoints stay in {out}; run the same command with --resume to go on", 130)
     _tell(result)
@@ -194,8 +195,8 @@ def record(add: Callable[[], None], manifest: Path, result, entry: Callable[[str
     """Add the LoRA to the manifest and say where the LoRA, its settings and its validation images are."""
     try:
         add()
-    except LibraryError as error:
-        fail(f"{error} (the LoRA itself is saved at {result.lora})")
+    except ShotsmithError as error:
+        fail_on(error, f" (the LoRA itself is saved at {result.lora})")
     say(f"lora: {result.lora}")
     say(f"settings: {result.settings_file}")
     say(f"validation images: {result.lora.parent / 'validation'}")

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from fountain import ElementType, FountainParser
 
-from agent.scenes.scene_file import SceneError
+from agent.errors import SceneError
 from graphs.planning.beats import split_sentences
-from tools.files.bounded import SCREENPLAY_LIMIT, FileRefused, read_bytes
+from tools.errors import FileRefused
+from tools.files.bounded import SCREENPLAY_LIMIT, read_bytes
 from tools.files.text import clean
 
 _PREFIX = re.compile(r"^(INT\.?\s*/\s*EXT|I/E|INT|EXT|EST)(?:\.|\s)\s*", re.IGNORECASE)

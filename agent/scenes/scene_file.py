@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from agent.errors import SceneError
 from graphs.commands import Refusal
 from graphs.corrections.rules import interpret_rules
 from graphs.state import Character, Scene
@@ -30,10 +31,6 @@ _TOML_LINE = re.compile(r"""^[ \t]*(\[\[?[ \t]*[\w".-]+[ \t]*\]\]?[ \t]*$|("[^"\
 _SCENE_KEYS = {"title", "description", "frames", "shots", "style", "setting", "lighting", "characters", "seed"}
 _CHARACTER_KEYS = {"name", "class", "description", "lora", "aliases"}
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-
-
-class SceneError(ValueError):
-    """A scene file that cannot be used; the message names the file, the field and what was expected."""
 
 
 def _text(data: dict, key: str, where: str, required: bool = False, limit: int = MAX_LINE) -> str:

@@ -11,8 +11,9 @@ import re
 import unicodedata
 from pathlib import Path
 
+from agent.errors import SceneError
 from agent.scenes.fountain_script import DASH, LIGHT, SAME_TIME, ScriptScene, bare_time, read_script, words
-from agent.scenes.scene_file import SceneError, is_token, parse_scene, text_fields, token_problem
+from agent.scenes.scene_file import is_token, parse_scene, text_fields, token_problem
 from graphs.planning.beats import split_sentences
 from graphs.state import Scene, Speech
 from prompts.vocabulary import PRONOUNS

@@ -8,14 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from graphs.commands import (ALWAYS_WRITTEN, ASKED, DURATION_RANGE, AddFrame, Append, Clarify, Command, CorrectionError,
-                             Duplicate, Export, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetDuration,
+from graphs.commands import (ALWAYS_WRITTEN, ASKED, DURATION_RANGE, AddFrame, Append, Clarify, Command, Duplicate,
+                             Export, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetDuration,
                              SetSetting, SetShot, SetStyle, Swap, Undo)
 from graphs.context import Planner
 from graphs.corrections.frame_edits import (append_sentence, check_frame, move_character, next_seed, restaged,
                                             rewrite_prompt, shot_named)
 from graphs.corrections.history import restore, settle
 from graphs.corrections.setting_words import check_setting
+from graphs.errors import CorrectionError
 from graphs.frames.rendering import answering, job_of
 from graphs.planning.planner import frame_seed
 from graphs.state import Frame, FrameSpec, Scene, Settings, Step, Storyboard

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from graphs.commands import CorrectionError, MoveCharacter
+from graphs.commands import MoveCharacter
 from graphs.context import Planner
 from graphs.corrections.phrasing import WHERE_WORDS
+from graphs.errors import CorrectionError
 from graphs.planning.planner import home_sides, place
 from graphs.state import Character, Frame, FrameSpec, Placement, Scene
 from prompts.shot_types import SHOT_TYPES, ShotType, find_shot, shot_by_slug

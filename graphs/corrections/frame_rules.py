@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-from graphs.commands import (Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Inpaint, MoveCharacter,
-                             MoveFrame, Pick, Regenerate, Remove, Rewrite, SetShot)
-from graphs.corrections.phrasing import (CHOOSE, CHOOSE_ORDINAL, DUPLICATE_BARE, FLAGS, MASK, ONE, POSITION,
-                                         REGEN_BARE, REMOVE_BARE, WHO, Rule, Said, on_whole, ordinal_of, plain_text,
-                                         position_of, read_by, read_number, shot_of)
+from graphs.commands import (Append, ChooseMask, Clarify, Command, Duplicate, Inpaint, MoveCharacter, MoveFrame, Pick,
+                             Regenerate, Remove, Rewrite, SetShot)
+from graphs.corrections.phrasing import (CHOOSE, CHOOSE_ORDINAL, DUPLICATE_BARE, FLAGS, MASK, ONE, POSITION, REGEN_BARE,
+                                         REMOVE_BARE, WHO, Rule, Said, on_whole, ordinal_of, plain_text, position_of,
+                                         read_by, read_number, shot_of)
 from graphs.corrections.setting_words import read_duration
+from graphs.errors import CorrectionError
 
 _INPAINT = re.compile(r"^(?:inpaint|repaint|redraw)\s+(box|rect|rectangle|point)\s+(-?\d[-\d\s,]*?)"
                       r"((?:\s+(?:blur|dilate|close)\s+\d+(?:\.\d+)?)*)\s+with\s+(.+)$", FLAGS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphs.commands import CorrectionError
+from graphs.errors import CorrectionError
 from graphs.state import Frame, Scene, Settings, Step, Storyboard
 
 

@@ -15,7 +15,8 @@ from graphs.commands import Clarify, Command, Refusal
 from graphs.corrections.rules import interpret_rules
 from graphs.state import Storyboard
 from prompts.shot_types import SHOT_TYPES
-from tools.llm import LLM, LLMError
+from tools.errors import LLMError
+from tools.llm import LLM
 
 
 class Interpretation(BaseModel):

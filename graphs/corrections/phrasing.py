@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphs.commands import CorrectionError
+from graphs.errors import CorrectionError
 from prompts.shot_types import ShotType, find_shot
 
 FLAGS = re.IGNORECASE | re.DOTALL

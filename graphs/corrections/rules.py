@@ -8,15 +8,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from graphs.commands import (HELP, Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Export,
-                             MoveCharacter, Pick, Refusal, Regenerate, Remove, SetShot, SetStyle, Swap, Undo)
+from graphs.commands import (HELP, Append, ChooseMask, Clarify, Command, Duplicate, Export, MoveCharacter, Pick,
+                             Refusal, Regenerate, Remove, SetShot, SetStyle, Swap, Undo)
 from graphs.corrections.frame_list import MOVE_FRAME, add_frame, move_frame
 from graphs.corrections.frame_rules import frame_command
 from graphs.corrections.phrasing import (CHOOSE, CHOOSE_ORDINAL, DUPLICATE_BARE, DUPLICATE_WORD, FLAGS, FRAME_REF,
-                                         FRAME_WORD, MASK, ONE, ORDINAL, POSITION, REGEN_BARE, REGEN_WORD,
-                                         REMOVE_BARE, REMOVE_WORD, WHERE_WORDS, WHO, Rule, Said, found_already,
-                                         on_whole, ordinal_of, plain_text, position_of, read_by, read_number, shot_of)
+                                         FRAME_WORD, MASK, ONE, ORDINAL, POSITION, REGEN_BARE, REGEN_WORD, REMOVE_BARE,
+                                         REMOVE_WORD, WHERE_WORDS, WHO, Rule, Said, found_already, on_whole, ordinal_of,
+                                         plain_text, position_of, read_by, read_number, shot_of)
 from graphs.corrections.setting_words import export_formats, read_setting
+from graphs.errors import CorrectionError
 from prompts.shot_types import ShotType
 
 _FRAME = re.compile(rf"^(?:(?:in|for|on)\s+)?{FRAME_WORD}\s*#?(\d+)\s*(->|→|=>|[:\-–,])?\s*(.*)$", FLAGS)

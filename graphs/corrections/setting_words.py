@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 
-from graphs.commands import DURATION_RANGE, EXPORT_FORMATS, Command, CorrectionError, SetDuration, SetSetting
+from graphs.commands import DURATION_RANGE, EXPORT_FORMATS, Command, SetDuration, SetSetting
+from graphs.errors import CorrectionError
 from tools.models.hub import SCHEDULERS
 
 _SETTING = re.compile(r"^(?:(?:set|change|use|make)\s+)?(?:the\s+)?(?P<name>steps|step\s+count|guidance(?:\s+scale)?|"

@@ -14,18 +14,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from graphs.commands import ChooseMask, Inpaint
 from graphs.context import Context
-from graphs.commands import ChooseMask, CorrectionError, Inpaint
 from graphs.corrections.frame_edits import named
+from graphs.errors import CorrectionError
 from graphs.frames.rendering import answering, job_of, open_rgb
 from graphs.state import Frame, MaskChoice, Storyboard, Version
+from prompts.shot_types import negative_prompt
+from tools.errors import SegmentError
 from tools.files import atomic
 from tools.files.image_check import image_problem
-from prompts.shot_types import negative_prompt
 from tools.models.adapters import adapters_for
-from tools.repair.inpaint import InpaintJob
 from tools.render.job import ProgressFn
-from tools.repair.masks import SegmentError, check_box, check_point, image_to_mask, mask_to_image, rect_mask, refine
+from tools.repair.inpaint import InpaintJob
+from tools.repair.masks import check_box, check_point, image_to_mask, mask_to_image, rect_mask, refine
 
 SAM_REFINE = {"blur": 4.0, "dilate": 8, "close": 4}
 """Defaults for SAM masks: close small gaps, widen a little past the edge, soften it."""

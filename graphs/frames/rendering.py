@@ -10,11 +10,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from graphs.errors import DamagedImage
 from graphs.state import Frame, Retry, Settings, Version
 from tools.files import atomic
-from tools.models.adapters import adapters_for
 from tools.files.image_check import image_problem
-from tools.models.library import Library, LibraryError
+from tools.models.adapters import adapters_for
+from tools.models.library import Library
 from tools.render.job import Figure, ProgressFn, Renderer, RenderJob
 
 
@@ -171,10 +172,6 @@ def mend(frame: Frame, job: RenderJob, renderer: Renderer, out: Path, on_progres
                            "expected a readable PNG (put the file back, or start the storyboard again)")
     _draw(run, renderer, out, [v.path for v in sorted(group, key=lambda v: v.seed)], on_progress, on_notice)
     return True
-
-
-class DamagedImage(LibraryError):
-    """A frame's image on disk cannot be read and cannot be drawn again exactly; the message says what to do."""
 
 
 def open_rgb(out: Path, path: str) -> Image.Image:

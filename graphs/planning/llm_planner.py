@@ -13,14 +13,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from graphs.commands import CorrectionError
+from graphs.errors import CorrectionError, PlannerError
 from graphs.planning.planner import RulesPlanner, frame_seed
 from graphs.planning.planner import restage as rules_restage
 from graphs.state import FrameSpec, Placement, Scene
 from prompts.lint import lint_plan
 from prompts.shot_types import BY_NUMBER, SHOT_TYPES, ShotType, negative_prompt
 from prompts.template import load, render
-from tools.llm import LLM, LLMError
+from tools.errors import LLMError
+from tools.llm import LLM
 
 DEFAULT_FRAMES = 8
 ROUNDS = 2
@@ -50,10 +51,6 @@ class PlannedScene(BaseModel):
     """The model's whole answer."""
 
     frames: list[PlannedFrame]
-
-
-class PlannerError(RuntimeError):
-    """The model gave no usable plan; the message says why in one line."""
 
 
 def _cast_text(scene: Scene) -> str:

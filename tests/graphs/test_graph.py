@@ -13,11 +13,13 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
+from agent.errors import SessionError
 from agent.scenes.scene_file import load_scene
-from agent.session import Session, SessionError
+from agent.session import Session
+from graphs.commands import Export, Regenerate, Remove, Rewrite, SetShot, Swap, Undo
 from graphs.context import Context
-from graphs.commands import CorrectionError, Export, Regenerate, Remove, Rewrite, SetShot, Swap, Undo
 from graphs.corrections.rules import parse_correction
+from graphs.errors import CorrectionError
 from graphs.events import FrameDrawn, Planned, Problem, Progress, Published, Reply
 from graphs.planning.planner import RulesPlanner
 from graphs.state import Storyboard

@@ -28,13 +28,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
+from agent.errors import SessionError
 from agent.scenes.scene_file import load_scene
-from agent.session import Session, SessionError
-from graphs.commands import ChooseMask, Clarify, Command, CorrectionError, Inpaint, Refusal
+from agent.session import Session
+from graphs.commands import ChooseMask, Clarify, Command, Inpaint, Refusal
 from graphs.context import Context
-from graphs.corrections.rules import interpret_rules
 from graphs.corrections.edits import apply_commands
 from graphs.corrections.interpreter import interpret
+from graphs.corrections.rules import interpret_rules
+from graphs.errors import CorrectionError
 from graphs.events import Done, Event, Problem, Question
 from graphs.events import Reply as Answer
 from graphs.planning.llm_planner import OpenAIPlanner, plan_or_rules

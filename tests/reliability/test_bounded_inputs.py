@@ -24,13 +24,14 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli.app import app
-from agent.scenes.scene_file import SceneError, load_scene, scene_from_message, token_problem
+from agent.errors import SceneError
+from agent.scenes.scene_file import load_scene, scene_from_message, token_problem
 from graphs.commands import DURATION_RANGE, Clarify, SetDuration, SetShot
 from graphs.corrections.rules import interpret_rules
+from tools.errors import ExportError, FileRefused, LibraryError
+from tools.export.shot_list import HOLD_RANGE, read_board
 from tools.files import atomic
-from tools.files.bounded import FileRefused, read_bytes, read_text
-from tools.models.library import LibraryError
-from tools.export.shot_list import HOLD_RANGE, ExportError, read_board
+from tools.files.bounded import read_bytes, read_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = ROOT / "examples" / "investigation.toml"

@@ -15,7 +15,8 @@ import pytest
 import torch
 from tiny_models import write_lora, write_pickle_lora
 
-from agent.scenes.scene_file import SceneError, scene_from_message
+from agent.errors import SceneError
+from agent.scenes.scene_file import scene_from_message
 from tools.files.roots import ENV
 
 SCENE = """\

@@ -11,8 +11,9 @@ from PIL import Image
 
 from prompts.shot_types import SHOT_TYPES, shot_by_slug
 from tools.critique import ClipCritic, clip_score, likeness, outliers, repeats
+from tools.errors import LibraryError
 from tools.models.hub import ModelHub
-from tools.models.library import CritiqueSettings, LibraryError, parse_library
+from tools.models.library import CritiqueSettings, parse_library
 
 PROMPT = "Close up of kaitoyosuke man reading a letter by the window, soft daylight"
 

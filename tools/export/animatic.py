@@ -20,7 +20,8 @@ from PIL import Image, ImageDraw, ImageOps, ImageSequence
 
 from prompts.shot_types import SHOT_TYPES
 from tools import fonts
-from tools.export.shot_list import Board, ExportError, Shot
+from tools.errors import ExportFailed, ExportRefused, ShotsmithError
+from tools.export.shot_list import Board, Shot
 
 FPS = 24
 PUSH_IN = 0.08
@@ -38,7 +39,7 @@ def split_on_total(seconds: list[float], per_second: float) -> list[int]:
     units, end, total = [], 0, 0.0
     for value in seconds:
         if not math.isfinite(value) or value <= 0:
-            raise ExportError(f"a shot lasts {value!r} s; every shot needs a positive duration")
+            raise ExportRefused(f"a shot lasts {value!r} s; every shot needs a positive duration")
         total += value
         units.append(max(end + 1, round(total * per_second)) - end)
         end += units[-1]
@@ -49,7 +50,7 @@ def frame_counts(board: Board, fps: int = FPS) -> list[int]:
     """Return the video frames each shot is held for at `fps`, rounded on the running total so the whole
     never drifts more than one frame from the sum of durations."""
     if fps <= 0:
-        raise ExportError(f"expected a positive frame rate, got {fps}")
+        raise ExportRefused(f"expected a positive frame rate, got {fps}")
     return split_on_total([shot.duration for shot in board.shots], fps)
 
 
@@ -64,9 +65,9 @@ def write_animatic(board: Board, path: Path, fps: int = FPS, captions: bool = Fa
     """
     kind = path.suffix.lower()
     if kind not in (".mp4", ".gif"):
-        raise ExportError(f"{path}: an animatic is written as .mp4 or .gif, not {path.suffix or 'no suffix'!r}")
+        raise ExportRefused(f"{path}: an animatic is written as .mp4 or .gif, not {path.suffix or 'no suffix'!r}")
     if not board.shots:
-        raise ExportError(f"{board.folder}: the storyboard has no shots to animate")
+        raise ExportRefused(f"{board.folder}: the storyboard has no shots to animate")
     counts = frame_counts(board, fps)
     size = _frame_size(board, width, even=kind == ".mp4")
     try:
@@ -74,11 +75,11 @@ def write_animatic(board: Board, path: Path, fps: int = FPS, captions: bool = Fa
             write = _write_mp4 if kind == ".mp4" else _write_gif
             meant = write(board, temporary, counts, fps, size, captions, push_in)
             _check(temporary, path, meant, fps)
-    except ExportError:
+    except ShotsmithError:
         raise
     except (OSError, RuntimeError, ValueError) as error:
         first = str(error).strip().splitlines()[:1] or [type(error).__name__]
-        raise ExportError(f"{path}: cannot write the animatic ({first[0]})") from None
+        raise ExportFailed(f"{path}: cannot write the animatic ({first[0]})") from None
     return sum(counts) / fps
 
 
@@ -99,16 +100,16 @@ def replacing(path: Path) -> Iterator[Path]:
 
 
 def _check(written: Path, path: Path, meant: int, fps: int) -> None:
-    """Read a written animatic back and raise ExportError unless it is as long as meant: `meant` frames
+    """Read a written animatic back and raise ExportFailed unless it is as long as meant: `meant` frames
     for an MP4, `meant` milliseconds for a GIF. ffmpeg can end without an error on a full disk, leaving a
     stub that no player can use; a GIF is checked the same way."""
     if written.suffix.lower() == ".mp4":
         found, seconds = _mp4_length(written)
         if found != meant or abs(seconds - meant / fps) > 1.5 / fps:
-            raise ExportError(f"{path}: the video read back holds {found} frames ({seconds:.2f} s), expected "
+            raise ExportFailed(f"{path}: the video read back holds {found} frames ({seconds:.2f} s), expected "
                               f"{meant} ({meant / fps:.2f} s); the disk may be full (nothing was replaced)")
     elif (found := _gif_length(written)) != meant:
-        raise ExportError(f"{path}: the GIF read back lasts {found / 1000:.2f} s, expected {meant / 1000:.2f} s; "
+        raise ExportFailed(f"{path}: the GIF read back lasts {found / 1000:.2f} s, expected {meant / 1000:.2f} s; "
                           "the disk may be full (nothing was replaced)")
 
 
@@ -190,7 +191,7 @@ def _load(board: Board, shot: Shot, size: tuple[int, int] | None = None) -> Imag
         with Image.open(board.image(shot)) as image:
             rgb = image.convert("RGB")
     except OSError as error:
-        raise ExportError(f"{board.image(shot)}: cannot read the image of frame {shot.number} ({error})") from None
+        raise ExportFailed(f"{board.image(shot)}: cannot read the image of frame {shot.number} ({error})") from None
     return rgb if size is None else ImageOps.pad(rgb, size, Image.Resampling.LANCZOS, color="black")
 
 
@@ -199,7 +200,7 @@ def _frame_size(board: Board, width: int | None, even: bool) -> tuple[int, int]:
     w, h = _load(board, board.shots[0]).size
     if width is not None:
         if width < 2:
-            raise ExportError(f"an animatic needs a width of at least 2 pixels, got {width}")
+            raise ExportRefused(f"an animatic needs a width of at least 2 pixels, got {width}")
         w, h = width, max(1, round(h * width / w))
     if even:
         w, h = max(2, w - w % 2), max(2, h - h % 2)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.errors import ExportFailed, ExportRefused
+from tools.export.shot_list import Board, read_board
 from tools.files import atomic
 from tools.files.image_check import image_problem
-from tools.export.shot_list import Board, ExportError, read_board
 
 FILES = {"png": "storyboard.png", "pdf": "storyboard.pdf", "csv": "shot_list.csv", "json": "shot_list.json",
          "mp4": "animatic.mp4", "gif": "animatic.gif", "otio": "timeline.otio"}
@@ -44,16 +45,16 @@ def write_exports(folder: Path, formats: list[str], options: Options = Options()
     """
     unknown = [f for f in formats if f not in FILES]
     if unknown:
-        raise ExportError(f"unknown format {unknown[0]!r}: expected some of {', '.join(FILES)}")
+        raise ExportRefused(f"unknown format {unknown[0]!r}: expected some of {', '.join(FILES)}")
     if not 1 <= options.panels <= 12:
-        raise ExportError(f"panels: expected 1 to 12 panels per page, got {options.panels}")
+        raise ExportRefused(f"panels: expected 1 to 12 panels per page, got {options.panels}")
     if options.orientation not in ("landscape", "portrait"):
-        raise ExportError(f"orientation: expected landscape or portrait, got {options.orientation!r}")
+        raise ExportRefused(f"orientation: expected landscape or portrait, got {options.orientation!r}")
     board = read_board(folder)
     if set(formats) & PICTURED:
         for shot in board.shots:
             if problem := image_problem(board.image(shot)):
-                raise ExportError(f"{board.image(shot)}: the image of frame {shot.number} is {problem}; expected a PNG "
+                raise ExportFailed(f"{board.image(shot)}: the image of frame {shot.number} is {problem}; expected a PNG "
                                   "(run the storyboard again with --resume, or regenerate the frame, to redraw it)")
     atomic.sweep([folder / FILES[name] for name in formats] + _timeline_paths(folder, options))
     written = []
@@ -69,7 +70,7 @@ def write_exports(folder: Path, formats: list[str], options: Options = Options()
 def _write(name: str, board: Board, path: Path, options: Options) -> None:
     if name == "png":
         if not path.is_file():
-            raise ExportError(f"{path}: missing; run the storyboard again to write it")
+            raise ExportRefused(f"{path}: missing; run the storyboard again to write it")
     elif name == "pdf":
         from tools.export.pdf_sheet import write_pdf
         write_pdf(board, path, panels=options.panels, orientation=options.orientation)

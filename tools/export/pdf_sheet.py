@@ -13,9 +13,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from tools.errors import ExportFailed, ExportRefused
 from tools.export.pdf_memo import LINES, file_stamp
 from tools.export.pdf_text import SheetPDF, needed_text
-from tools.export.shot_list import Board, ExportError, Shot
+from tools.export.shot_list import Board, Shot
 from tools.files import atomic
 
 PANEL_CHOICES = range(1, 13)
@@ -31,12 +32,12 @@ def write_pdf(board: Board, path: Path, panels: int = 6, orientation: str = "lan
               date: str | None = None) -> int:
     """Write the storyboard as an A4 PDF with `panels` frames a page; return the number of pages written."""
     if not isinstance(panels, int) or panels not in PANEL_CHOICES:
-        raise ExportError(f"panels must be a whole number from {PANEL_CHOICES[0]} to {PANEL_CHOICES[-1]}, "
+        raise ExportRefused(f"panels must be a whole number from {PANEL_CHOICES[0]} to {PANEL_CHOICES[-1]}, "
                           f"not {panels!r}")
     if orientation not in ("landscape", "portrait"):
-        raise ExportError(f"orientation must be landscape or portrait, not {orientation!r}")
+        raise ExportRefused(f"orientation must be landscape or portrait, not {orientation!r}")
     if not board.shots:
-        raise ExportError(f"{board.folder}: the storyboard has no frames to put on a sheet")
+        raise ExportRefused(f"{board.folder}: the storyboard has no frames to put on a sheet")
     date = str(date) if date else datetime.date.today().isoformat()
     pdf = SheetPDF(orientation, *needed_text(_parts(board)), margin=MARGIN)
     try:
@@ -104,7 +105,7 @@ def _panel(pdf: SheetPDF, board: Board, shot: Shot, x: float, y: float, width: f
     try:
         aspect = _aspect(board.image(shot))
     except (OSError, ValueError, ZeroDivisionError) as error:
-        raise ExportError(f"{board.image(shot)}: cannot read the image of frame {shot.number} ({error})") from None
+        raise ExportFailed(f"{board.image(shot)}: cannot read the image of frame {shot.number} ({error})") from None
     box = min(height * 0.62, width / aspect)
     shown = (width, width / aspect) if width / aspect <= box else (box * aspect, box)
     pdf.set_draw_color(190)

@@ -13,16 +13,13 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tools.errors import ExportRefused, FieldError, FileRefused
 from tools.files import atomic
-from tools.files.bounded import STORYBOARD_LIMIT, FileRefused, read_text
+from tools.files.bounded import STORYBOARD_LIMIT, read_text
 
 COLUMNS = ("number", "shot_type", "shot_name", "characters", "setting", "lighting", "action", "dialogue",
            "duration", "image", "seed", "clip_score")
 """The shot list's columns, in order."""
-
-
-class ExportError(RuntimeError):
-    """A storyboard that cannot be exported, or an export that failed; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -98,26 +95,26 @@ def read_board(folder: Path) -> Board:
     document = _read_document(folder, path)
     frames = document.get("frames") if isinstance(document, dict) else None
     if not isinstance(frames, list) or not frames:
-        raise ExportError(f"{path}: expected a storyboard with at least one frame")
+        raise ExportRefused(f"{path}: expected a storyboard with at least one frame")
     inside = folder.resolve()
     shots = []
     for position, frame in enumerate(frames):
         try:
             shot = _shot(frame)
-        except _BadField as error:
-            raise ExportError(f"{path}: frame {position}: {error}") from None
+        except FieldError as error:
+            raise ExportRefused(f"{path}: frame {position}: {error}") from None
         except (KeyError, TypeError, ValueError) as error:
-            raise ExportError(f"{path}: frame {position} is missing or has a bad field ({error})") from None
+            raise ExportRefused(f"{path}: frame {position} is missing or has a bad field ({error})") from None
         image = folder / shot.image
         try:
             outside = not image.resolve().is_relative_to(inside)
         except (OSError, ValueError):  # a NUL byte, a name too long, a symlink loop
             outside = True
         if outside:
-            raise ExportError(f"{path}: frame {position}: image: expected a file inside {folder}, got "
+            raise ExportRefused(f"{path}: frame {position}: image: expected a file inside {folder}, got "
                               f"{_shown(shot.image)}")
         if not image.is_file():
-            raise ExportError(f"{image}: the image of frame {shot.number} is missing")
+            raise ExportRefused(f"{image}: the image of frame {shot.number} is missing")
         shots.append(shot)
     return Board(title=str(document.get("title") or "Untitled scene"),
                  description=str(document.get("description") or ""), folder=folder, shots=shots)
@@ -128,28 +125,24 @@ def _read_document(folder: Path, path: Path) -> object:
     try:
         return json.loads(read_text(path, STORYBOARD_LIMIT, "storyboard.json"))
     except FileNotFoundError:
-        raise ExportError(f"{folder}: no storyboard.json here; expected the output folder of a storyboard") from None
+        raise ExportRefused(f"{folder}: no storyboard.json here; expected the output folder of a storyboard") from None
     except FileRefused as error:
-        raise ExportError(str(error)) from None
+        raise ExportRefused(str(error)) from None
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise ExportError(f"{path}: cannot read it ({error})") from None
-
-
-class _BadField(ValueError):
-    """One field of one frame that cannot be used; the message starts with the field's name."""
+        raise ExportRefused(f"{path}: cannot read it ({error})") from None
 
 
 def _whole(frame: dict, key: str, low: int, high: int) -> int:
     value = frame[key]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _BadField(f"{key}: expected a whole number from {low} to {high}, got {_shown(value)}")
+        raise FieldError(f"{key}: expected a whole number from {low} to {high}, got {_shown(value)}")
     return value
 
 
 def _number(value: object, key: str, low: float, high: float, unit: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or not low <= value <= high:
-        raise _BadField(f"{key}: expected a number{unit} from {low:g} to {high:g}, got {_shown(value)}")
+        raise FieldError(f"{key}: expected a number{unit} from {low:g} to {high:g}, got {_shown(value)}")
     return float(value)
 
 
@@ -160,17 +153,17 @@ def _shown(value: object) -> str:
 
 def _text(value: object, key: str) -> str:
     if not isinstance(value, str):
-        raise _BadField(f"{key}: expected text, got {_shown(value)}")
+        raise FieldError(f"{key}: expected text, got {_shown(value)}")
     return value
 
 
 def _shot(frame: object) -> Shot:
     if not isinstance(frame, dict):
-        raise _BadField(f"expected an object with index, shot_type, duration and seed, got {_shown(frame)}")
+        raise FieldError(f"expected an object with index, shot_type, duration and seed, got {_shown(frame)}")
     number = _whole(frame, "index", 0, MOST_FRAMES)
     critique = frame.get("critique") or {}
     if not isinstance(critique, dict):
-        raise _BadField(f"critique: expected an object, got {_shown(critique)}")
+        raise FieldError(f"critique: expected an object, got {_shown(critique)}")
     score = critique.get("clip_score")
     image = frame.get("image") or f"frames/shot_{number}.png"
     return Shot(

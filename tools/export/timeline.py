@@ -12,8 +12,9 @@ from pathlib import Path
 
 import opentimelineio as otio
 
+from tools.errors import ExportFailed, ExportRefused, ShotsmithError
 from tools.export.animatic import FPS, frame_counts, replacing
-from tools.export.shot_list import Board, ExportError, Shot
+from tools.export.shot_list import Board, Shot
 
 LEFT_OUT = {
     "AAF": "its writer only accepts clips that came from an AAF file (it needs their mob ids)",
@@ -27,7 +28,7 @@ LEFT_OUT = {
 def timeline(board: Board, fps: int = FPS) -> otio.schema.Timeline:
     """Return the board as a timeline named after its title, with one clip per shot on one video track."""
     if not board.shots:
-        raise ExportError(f"{board.folder}: the storyboard has no shots to put on a timeline")
+        raise ExportRefused(f"{board.folder}: the storyboard has no shots to put on a timeline")
     result = otio.schema.Timeline(name=board.title, global_start_time=otio.opentime.RationalTime(0, fps),
                                   metadata={"shotsmith": {"description": board.description}})
     track = otio.schema.Track(name="Storyboard", kind=otio.schema.TrackKind.Video)
@@ -89,7 +90,7 @@ def write_timeline(board: Board, path: Path, fps: int = FPS) -> None:
     """
     writers = _writers()
     if path.suffix.lower() not in writers:
-        raise ExportError(f"{path}: cannot write a timeline as {path.suffix or 'a file without a suffix'!r};"
+        raise ExportRefused(f"{path}: cannot write a timeline as {path.suffix or 'a file without a suffix'!r};"
                           f" expected one of {', '.join(sorted(writers))}")
     result = timeline(board, fps)
     if path.suffix.lower() == ".edl":
@@ -98,11 +99,11 @@ def write_timeline(board: Board, path: Path, fps: int = FPS) -> None:
         with replacing(path) as temporary:
             name = writers[path.suffix.lower()]
             otio.adapters.write_to_file(result, str(temporary), adapter_name=name, **_options(name, fps))
-    except ExportError:
+    except ShotsmithError:
         raise
     except Exception as error:  # the adapters raise their own error classes, and plain ones for bad input
         first = str(error).strip().splitlines()[:1] or [type(error).__name__]
-        raise ExportError(f"{path}: cannot write the timeline ({first[0]})") from None
+        raise ExportFailed(f"{path}: cannot write the timeline ({first[0]})") from None
 
 
 def _options(adapter: str, fps: int) -> dict:

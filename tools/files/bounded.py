@@ -13,6 +13,8 @@ import os
 import stat
 from pathlib import Path
 
+from tools.errors import FileRefused
+
 KB = 1024
 MB = 1024 * KB
 
@@ -28,13 +30,6 @@ LORA_LIMIT = 4 * 1024 * MB
 """A LoRA weights file (SD 1.5 LoRAs are 10-200 MB, the largest SDXL ones under 2 GB)."""
 SMALL_LIMIT = 1 * MB
 """The small files a session or a model folder keeps beside its work (session.json, owners, configs, captions)."""
-
-
-class FileRefused(ValueError):
-    """A file that is not read: not a regular file, or larger than its cap, or not text.
-
-    The message is one line that names the file, what was expected and the cap.
-    """
 
 
 def size_words(count: int) -> str:

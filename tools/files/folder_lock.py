@@ -12,11 +12,9 @@ import os
 import sys
 from pathlib import Path
 
+from tools.errors import FolderBusy
+
 LOCK_NAME = ".shotsmith.lock"
-
-
-class FolderBusy(RuntimeError):
-    """Another process (or another session in this one) is writing into the folder."""
 
 
 def _holder(path: Path) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from tools.files.bounded import SCENE_LIMIT, FileRefused, read_text
+from tools.errors import FileRefused
+from tools.files.bounded import SCENE_LIMIT, read_text
 
 
 def read_toml(path: Path, error: type[Exception], kind: str, limit: int = SCENE_LIMIT) -> dict:

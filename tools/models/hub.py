@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from tools.models.library import LibraryError, is_hub_id
+from tools.errors import LibraryError
+from tools.models.library import is_hub_id
 
 GPU_LOCK = threading.RLock()
 """Held while any model runs or changes state (adapters, scheduler), so two sessions never collide."""

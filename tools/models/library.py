@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from prompts.shot_types import BY_SLUG
+from tools.errors import LibraryError
 from tools.files.bounded import LIBRARY_LIMIT
 from tools.files.toml_file import read_toml
 
@@ -32,10 +33,6 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _MODEL_KEYS = {"base", "config", "inpaint", "clip", "negative", "memory", "sam", "sam_type"}
 SAM_TYPES = ("vit_b", "vit_l", "vit_h")
 _TOP_KEYS = {"model", "shots", "characters", "weights", "critique", "llm"}
-
-
-class LibraryError(ValueError):
-    """A manifest or model file that cannot be used; the message names it and says what was expected."""
 
 
 @dataclass(frozen=True)

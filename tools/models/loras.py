@@ -11,17 +11,13 @@ import io
 import warnings
 from pathlib import Path
 
-from tools.files.bounded import LORA_LIMIT, FileRefused, read_bytes
+from tools.errors import FileRefused, LoraError
+from tools.files.bounded import LORA_LIMIT, read_bytes
 from tools.models.hub import PICKLE_SUFFIXES, Loaded, first_line
-from tools.models.library import LibraryError
 from tools.render.job import Adapter
 
 _WIDTHS = {768: "SD 1.5", 1024: "SD 2.x", 2048: "SDXL"}
 _FAMILY_NAMES = {"sd15": "SD 1.5", "sdxl": "SDXL"}
-
-
-class LoraError(LibraryError):
-    """A LoRA file that cannot be used; the message names the file and says what was expected."""
 
 
 def read_lora(path: str, allow_pickle: bool = False) -> dict:

@@ -13,10 +13,11 @@ import re
 import tomllib
 from pathlib import Path
 
+from tools.errors import FileRefused, LibraryError
 from tools.files.atomic import write_bytes
-from tools.files.bounded import LIBRARY_LIMIT, FileRefused, read_bytes
-from tools.models.library import LibraryError, load_library, parse_library
+from tools.files.bounded import LIBRARY_LIMIT, read_bytes
 from tools.files.toml_file import read_toml
+from tools.models.library import load_library, parse_library
 
 _HEADER = re.compile(r"^\s*\[(?!\[)\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
 """A table header such as [characters.kaitoyosuke] (not an array of tables)."""

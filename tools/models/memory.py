@@ -11,21 +11,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 
+from tools.errors import OutOfMemory
 from tools.models.hub import Loaded
-from tools.models.library import LibraryError
 
 SPLIT = "split"
 """The candidates were drawn in smaller batches."""
 SLICING = "slicing"
 """Attention slicing was switched on; it stays on for the rest of the process."""
-
-
-class OutOfMemory(LibraryError):
-    """The GPU ran out of memory even one image at a time with attention slicing.
-
-    A LibraryError, so front-ends report it in one line and keep the session: frames finished
-    before it stay on disk and the same work can be carried on later.
-    """
 
 
 def out_of_memory_error() -> type[BaseException]:

@@ -15,14 +15,11 @@ import functools
 import threading
 
 from prompts.shot_types import negative_prompt
+from tools.errors import Cancelled
 from tools.models.hub import GPU_LOCK, HUB, Loaded, ModelHub, ModelSpec, dtype_name, pick_device, use_scheduler
 from tools.models.loras import activate, ensure_loaded, file_stamp
 from tools.models.memory import fit, notice
 from tools.render.job import ProgressFn, RenderJob, RenderResult
-
-
-class Cancelled(RuntimeError):
-    """Raised when a render was asked to stop; nothing of the cut-off frame is kept."""
 
 
 class DiffusionRenderer:

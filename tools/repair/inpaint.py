@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from tools.errors import LibraryError
+from tools.models.hub import (GPU_LOCK, HUB, Loaded, ModelHub, ModelSpec, check_source, checkpoint_family,
+                              load_pipeline, offline)
 from tools.render.diffusion import memory_info, sample
-from tools.models.hub import (GPU_LOCK, HUB, Loaded, ModelHub, ModelSpec, check_source, checkpoint_family, load_pipeline,
-                       offline)
-from tools.models.library import LibraryError
 from tools.render.job import Adapter, ProgressFn, RenderResult
 
 KEY = "model.inpaint"

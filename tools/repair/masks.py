@@ -12,9 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-
-class SegmentError(ValueError):
-    """A box or point that does not fit the image; the message is one line saying what was expected."""
+from tools.errors import SegmentError
 
 
 @dataclass(frozen=True, eq=False)

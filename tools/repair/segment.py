@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tools.errors import LibraryError
 from tools.files.bounded import SMALL_LIMIT, read_text
 from tools.models.hub import GPU_LOCK, HUB, ModelHub, first_line, pick_device
-from tools.models.library import LibraryError
-from tools.repair.masks import Mask, check_box, check_point
 from tools.render.job import image_digest
+from tools.repair.masks import Mask, check_box, check_point
 
 _CACHE_LIMIT = 8
 """Images whose SAM features a segmenter keeps (a ViT-H image costs about 4 MB)."""

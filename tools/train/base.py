@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tools.errors import LibraryError, TrainError
 from tools.models.hub import (PICKLE_SUFFIXES, check_source, checkpoint_family, first_line, offline, pick_device,
                               quiet_libraries)
-from tools.models.library import LibraryError
-from tools.train.settings import Trainee, TrainError, TrainSettings
+from tools.train.settings import Trainee, TrainSettings
 
 UNET_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]

@@ -9,10 +9,11 @@ import re
 import shutil
 from pathlib import Path
 
+from tools.errors import CheckpointDamaged, TrainError
 from tools.files.atomic import share, write_json, write_png
 from tools.files.bounded import SMALL_LIMIT, read_text
 from tools.models.hub import first_line
-from tools.train.settings import TrainError, Trainee, TrainSettings
+from tools.train.settings import Trainee, TrainSettings
 
 KEEP_CHECKPOINTS = 2
 
@@ -52,10 +53,6 @@ def save_checkpoint(trainee: Trainee, out: Path, step: int, loss: float | None) 
     for _, old in checkpoints(out)[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old)
     return folder
-
-
-class CheckpointDamaged(TrainError):
-    """A checkpoint whose files cannot be read back (cut short by a crash or a full disk)."""
 
 
 def read_checkpoint(folder: Path) -> tuple[dict, dict, dict, dict]:

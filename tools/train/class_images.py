@@ -15,8 +15,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from tools.errors import LibraryError
 from tools.files.atomic import write_bytes, write_png
-from tools.models.library import LibraryError, is_hub_id
+from tools.models.library import is_hub_id
 from tools.train.data import fit_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

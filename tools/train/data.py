@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from tools.files.bounded import SMALL_LIMIT, FileRefused, read_bytes
-from tools.models.library import LibraryError
+from tools.errors import FileRefused, TrainDataError
+from tools.files.bounded import SMALL_LIMIT, read_bytes
 from tools.files.text import clean
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -21,10 +21,6 @@ CAPTION_SUFFIX = ".txt"
 MIN_IMAGES = 3
 """Fewest usable pictures a LoRA is trained on."""
 CROPS = ("centre", "top")
-
-
-class TrainDataError(LibraryError):
-    """A training folder that cannot be used as a whole; the message names it and says what was expected."""
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from tools.train import class_images
+from tools.errors import LibraryError, TrainError
 from tools.files.atomic import share, write_json
-from tools.models.library import LibraryError
+from tools.train import class_images
 from tools.train.base import load_base, prepare
-from tools.train.checkpoints import (checkpoints, load_checkpoint, lora_parts, resume_from,
-                                     save_checkpoint, write_validation)
+from tools.train.checkpoints import (checkpoints, load_checkpoint, lora_parts, resume_from, save_checkpoint,
+                                     write_validation)
 from tools.train.data import Example, fit_image
-from tools.train.settings import Trainee, TrainError, TrainResult, TrainSettings
+from tools.train.settings import Trainee, TrainResult, TrainSettings
 from tools.train.steps import train_step
 
 KINDS = ("character", "shot")

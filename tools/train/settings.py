@@ -6,12 +6,6 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.models.library import LibraryError
-
-
-class TrainError(LibraryError):
-    """Training cannot start or go on; the one-line message says what to change."""
-
 
 @dataclass(frozen=True)
 class TrainSettings:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from agent.cli.app import app
 from agent.session import Session
-from tools.render.diffusion import Cancelled
+from tools.errors import Cancelled
 from tools.render.sketch import SketchRenderer
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.scenes.scene_file import MAX_FRAMES, SceneError, load_scene
+from agent.errors import SceneError
+from agent.scenes.scene_file import MAX_FRAMES, load_scene
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_FILES = sorted((ROOT / "examples").glob("*.toml"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.scenes.scene_file import SceneError
+from agent.errors import SceneError
 from agent.scenes.screenplay import read_cast, read_screenplay, scene_from_screenplay
 from graphs.planning.beats import split_sentences
 from graphs.planning.dialogue import attach, speaker_token

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from agent.scenes.scene_file import load_scene
 from agent.session import Session
+from graphs.commands import Clarify, Command, Refusal, Regenerate, Rewrite, SetSetting, SetShot, Swap
 from graphs.context import Context
-from graphs.commands import Clarify, Command, CorrectionError, Refusal, Regenerate, Rewrite, SetSetting, SetShot, Swap
 from graphs.corrections.edits import apply_commands
 from graphs.corrections.interpreter import interpret
+from graphs.errors import CorrectionError
 from graphs.planning.planner import RulesPlanner
 from graphs.state import Frame, Settings, Storyboard
 from tools.llm import LLM, LLMConfig

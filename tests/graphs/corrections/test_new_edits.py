@@ -3,27 +3,24 @@ storyboard, which frames it draws again (and which it leaves alone), and what un
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from boards import SCENE_FILE, board, send, shot_files
 from counting import CountingRenderer
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from PIL import Image
 
 from agent.scenes.scene_file import load_scene
-from agent.session import Session
+from graphs.commands import AddFrame, Clarify, SetSetting, SetStyle
 from graphs.context import Context
-from graphs.commands import AddFrame, Clarify, CorrectionError, SetSetting, SetStyle
 from graphs.corrections.edits import apply_commands
+from graphs.errors import CorrectionError
 from graphs.events import Problem, Question
 from graphs.planning.planner import RulesPlanner, frame_seed
 from graphs.state import Settings, Storyboard
 from graphs.storyboard import compile_graph, serializer
 from prompts.lint import lint_plan
 
-ROOT = Path(__file__).resolve().parents[3]
-SCENE_FILE = ROOT / "examples" / "investigation.toml"
 FRAMES = 5
 """Five frames of the investigation: frame 2 is a medium shot with both characters, the others show one."""
 SIZE = 128
@@ -36,23 +33,8 @@ def renderer():
 
 @pytest.fixture
 def session(tmp_path, renderer):
-    scene = load_scene(SCENE_FILE, {"frames": FRAMES})
-    session = Session.create(tmp_path, Context(planner=RulesPlanner(), renderer=renderer))
-    list(session.start(scene, Settings(width=SIZE, height=SIZE)))
-    yield session
-    session.close()
-
-
-def send(session: Session, text: str) -> Storyboard:
-    events = list(session.send(text))
-    state = session.state()
-    assert not [e for e in events if isinstance(e, Problem)], state.notice
-    assert not state.notice.startswith("error:"), state.notice
-    return state
-
-
-def shots(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((out / "frames").glob("shot_*.png"))}
+    with board(tmp_path, renderer, FRAMES, SIZE) as session:
+        yield session
 
 
 def specs(state: Storyboard) -> list:
@@ -73,7 +55,7 @@ def test_the_scene_has_a_two_character_frame(session):
 
 def test_append_changes_only_that_frame_and_draws_only_it(session, tmp_path, renderer):
     before = session.state()
-    files = shots(tmp_path)
+    files = shot_files(tmp_path)
     after = send(session, "frame 1: add rain on the window")
     assert renderer.calls == FRAMES + 1
     frame = after.frames[1]
@@ -84,7 +66,7 @@ def test_append_changes_only_that_frame_and_draws_only_it(session, tmp_path, ren
     assert [f for i, f in enumerate(after.frames) if i != 1] == [f for i, f in enumerate(before.frames) if i != 1]
     assert len(frame.versions) == len(before.frames[1].versions) + 1
     assert frame.image().key != before.frames[1].image().key
-    now = shots(tmp_path)
+    now = shot_files(tmp_path)
     assert {k: v for k, v in now.items() if k != "shot_1.png"} == {k: v for k, v in files.items() if k != "shot_1.png"}
     assert not frame.lint
 
@@ -265,7 +247,7 @@ def test_apply_commands_returns_scene_and_settings_only_when_they_change(session
 
 def test_clarify_changes_nothing_and_draws_nothing(session, tmp_path, renderer):
     before = session.state()
-    files = shots(tmp_path)
+    files = shot_files(tmp_path)
     events = list(session.send("make it a close up"))
     after = session.state()
     assert [type(e) for e in events] == [Question]
@@ -275,7 +257,7 @@ def test_clarify_changes_nothing_and_draws_nothing(session, tmp_path, renderer):
     assert after.frames == before.frames and after.history == before.history
     assert after.scene == before.scene and after.settings == before.settings
     assert renderer.calls == FRAMES
-    assert shots(tmp_path) == files
+    assert shot_files(tmp_path) == files
     assert session.waiting()
 
 
@@ -324,7 +306,7 @@ def test_clarify_route_renders_nothing(tmp_path, renderer):
 ])
 def test_undo_brings_the_frames_back(session, tmp_path, renderer, text):
     before = session.state()
-    files = shots(tmp_path)
+    files = shot_files(tmp_path)
     send(session, text)
     changed = renderer.calls
     after = send(session, "undo")
@@ -332,7 +314,7 @@ def test_undo_brings_the_frames_back(session, tmp_path, renderer, text):
     assert after.settings == before.settings and after.scene == before.scene
     assert [f.image() for f in after.frames] == [f.image() for f in before.frames]
     assert renderer.calls == changed
-    assert shots(tmp_path) == files
+    assert shot_files(tmp_path) == files
 
 
 @pytest.mark.parametrize(("text", "field"), [("style: noir", "scene"), ("steps 30", "settings")])

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphs.commands import (AddFrame, Append, ChooseMask, Clarify, Command, CorrectionError, Duplicate, Export, Inpaint,
-                             MoveCharacter, MoveFrame, Pick, Refusal, Regenerate, Remove, Rewrite, SetDuration, SetSetting,
-                             SetShot, SetStyle, Swap, Undo)
+from graphs.commands import (AddFrame, Append, ChooseMask, Clarify, Command, Duplicate, Export, Inpaint, MoveCharacter,
+                             MoveFrame, Pick, Refusal, Regenerate, Remove, Rewrite, SetDuration, SetSetting, SetShot,
+                             SetStyle, Swap, Undo)
 from graphs.corrections.rules import interpret_rules, parse_correction
 from graphs.corrections.setting_words import check_setting
+from graphs.errors import CorrectionError
 
 PHRASINGS = [
     # set shot

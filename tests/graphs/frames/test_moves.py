@@ -8,19 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from boards import board, send
 from counting import CountingRenderer
 from PIL import Image
 
-from agent.scenes.scene_file import load_scene
-from agent.session import Session
-from graphs.context import Context
-from graphs.events import Problem
-from graphs.planning.planner import RulesPlanner
-from graphs.state import Settings, Storyboard
+from graphs.state import Storyboard
 from tools.export.grid import Panel, compose_grid
 
-ROOT = Path(__file__).resolve().parents[3]
-SCENE_FILE = ROOT / "examples" / "investigation.toml"
 FRAMES = 5
 SIZE = 128
 
@@ -32,19 +26,8 @@ def renderer():
 
 @pytest.fixture
 def session(tmp_path, renderer):
-    scene = load_scene(SCENE_FILE, {"frames": FRAMES})
-    session = Session.create(tmp_path, Context(planner=RulesPlanner(), renderer=renderer))
-    list(session.start(scene, Settings(width=SIZE, height=SIZE)))
-    yield session
-    session.close()
-
-
-def send(session: Session, text: str) -> Storyboard:
-    events = list(session.send(text))
-    state = session.state()
-    assert not [e for e in events if isinstance(e, Problem)], state.notice
-    assert not state.notice.startswith("error:"), state.notice
-    return state
+    with board(tmp_path, renderer, FRAMES, SIZE) as session:
+        yield session
 
 
 def shots(out: Path) -> list[bytes]:

@@ -3,24 +3,19 @@ the chosen file becomes the shot, nothing is drawn again, undo and later correct
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from boards import board, shot_files
 from counting import CountingRenderer
 
-from agent.scenes.scene_file import load_scene
-from agent.session import Session
-from graphs.context import Context
-from graphs.commands import CorrectionError, Pick, Rewrite, SetShot
-from graphs.corrections.rules import parse_correction
+from graphs.commands import Pick, Rewrite, SetShot
 from graphs.corrections.edits import _pick, apply_commands
+from graphs.corrections.rules import parse_correction
+from graphs.errors import CorrectionError
 from graphs.events import Problem
-from graphs.planning.planner import RulesPlanner
 from graphs.frames.rendering import base_key, bring_up_to_date, is_current, job_for, job_key
-from graphs.state import Frame, Settings, Storyboard, Version
+from graphs.planning.planner import RulesPlanner
+from graphs.state import Frame, Storyboard, Version
 
-ROOT = Path(__file__).resolve().parents[3]
-SCENE_FILE = ROOT / "examples" / "investigation.toml"
 FRAMES = 3
 CANDIDATES = 3
 
@@ -32,15 +27,8 @@ def renderer():
 
 @pytest.fixture
 def session(tmp_path, renderer):
-    scene = load_scene(SCENE_FILE, {"frames": FRAMES})
-    session = Session.create(tmp_path, Context(planner=RulesPlanner(), renderer=renderer))
-    list(session.start(scene, Settings(width=128, height=128, candidates=CANDIDATES)))
-    yield session
-    session.close()
-
-
-def shots(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((out / "frames").glob("shot_*.png"))}
+    with board(tmp_path, renderer, FRAMES, candidates=CANDIDATES) as session:
+        yield session
 
 
 # --- parsing ------------------------------------------------------------------------------------------
@@ -119,7 +107,7 @@ def test_pick_stays_within_the_shown_render():
 
 def test_pick_shows_the_chosen_file_without_rendering(session, tmp_path, renderer):
     before = session.state()
-    files = shots(tmp_path)
+    files = shot_files(tmp_path)
     assert renderer.calls == FRAMES
     assert all(len(f.versions) == CANDIDATES for f in before.frames)
 
@@ -136,7 +124,7 @@ def test_pick_shows_the_chosen_file_without_rendering(session, tmp_path, rendere
     assert frame.versions == before.frames[1].versions
     assert frame.spec == before.frames[1].spec
 
-    now = shots(tmp_path)
+    now = shot_files(tmp_path)
     assert now["shot_1.png"] == (tmp_path / chosen.path).read_bytes()
     assert now["shot_1.png"] != files["shot_1.png"]
     assert {k: v for k, v in now.items() if k != "shot_1.png"} == \
@@ -155,7 +143,7 @@ def test_pick_is_noted_in_storyboard_json(session, tmp_path):
 
 def test_pick_out_of_range_changes_nothing(session, tmp_path, renderer):
     before = session.state()
-    files = shots(tmp_path)
+    files = shot_files(tmp_path)
     events = list(session.send(f"frame 1: candidate {CANDIDATES}"))
     after = session.state()
     assert [type(e) for e in events] == [Problem]
@@ -163,7 +151,7 @@ def test_pick_out_of_range_changes_nothing(session, tmp_path, renderer):
     assert f"0 to {CANDIDATES - 1}" in after.notice
     assert after.frames == before.frames
     assert after.history == before.history
-    assert shots(tmp_path) == files
+    assert shot_files(tmp_path) == files
     assert renderer.calls == FRAMES
 
 
@@ -177,20 +165,20 @@ def test_pick_missing_frame_is_an_error(session, renderer):
 
 
 def test_undo_goes_back_to_candidate_zero(session, tmp_path, renderer):
-    files = shots(tmp_path)
+    files = shot_files(tmp_path)
     list(session.send("frame 1: candidate 2"))
     assert session.state().frames[1].selected == 2
     list(session.send("undo"))
     state = session.state()
     assert state.frames[1].selected == 0
     assert state.frames[1].image().path.endswith("-0.png")
-    assert shots(tmp_path) == files
+    assert shot_files(tmp_path) == files
     assert renderer.calls == FRAMES
 
 
 def test_pick_survives_an_unrelated_correction(session, tmp_path, renderer):
     list(session.send("frame 1: candidate 2"))
-    picked = shots(tmp_path)["shot_1.png"]
+    picked = shot_files(tmp_path)["shot_1.png"]
     chosen = session.state().frames[1].image()
     shot = session.state().frames[0].spec.shot_type
     target = "close-up" if shot != "close_up" else "long"
@@ -200,7 +188,7 @@ def test_pick_survives_an_unrelated_correction(session, tmp_path, renderer):
     assert renderer.calls == FRAMES + 1
     assert state.frames[1].selected == 2
     assert state.frames[1].image() == chosen
-    assert shots(tmp_path)["shot_1.png"] == picked
+    assert shot_files(tmp_path)["shot_1.png"] == picked
 
 
 def test_pick_again_after_regenerate_uses_new_candidates(session, tmp_path, renderer):
@@ -214,7 +202,7 @@ def test_pick_again_after_regenerate_uses_new_candidates(session, tmp_path, rend
     frame = session.state().frames[1]
     assert frame.selected == CANDIDATES + 1
     assert frame.image().seed == frame.spec.seed + 1
-    assert shots(tmp_path)["shot_1.png"] == (tmp_path / frame.image().path).read_bytes()
+    assert shot_files(tmp_path)["shot_1.png"] == (tmp_path / frame.image().path).read_bytes()
     assert renderer.calls == FRAMES + 1
 
 
@@ -228,7 +216,7 @@ def test_a_frame_that_returns_to_a_render_shows_its_picked_candidate(session, tm
     list(session.send(f"frame 1: {original.replace('_', ' ')}"))
     frame = session.state().frames[1]
     assert frame.image() == picked
-    assert shots(tmp_path)["shot_1.png"] == (tmp_path / picked.path).read_bytes()
+    assert shot_files(tmp_path)["shot_1.png"] == (tmp_path / picked.path).read_bytes()
 
 
 # --- apply_commands and bring_up_to_date directly -----------------------------------------------------

@@ -19,7 +19,8 @@ from graphs.events import Reply as Answer
 from graphs.planning.llm_planner import OpenAIPlanner, PlannedScene, plan_or_rules
 from graphs.planning.planner import RulesPlanner
 from graphs.state import Settings
-from tools.llm import LLM, MAX_REPLY_BYTES, LLMConfig, LLMError
+from tools.errors import LLMError
+from tools.llm import LLM, MAX_REPLY_BYTES, LLMConfig
 from tools.render.sketch import SketchRenderer
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -10,7 +10,8 @@ import pytest
 from fake_llm import FakeLLM, Reply, Status
 
 from agent.scenes.scene_file import load_scene
-from graphs.planning.llm_planner import OpenAIPlanner, PlannedScene, PlannerError, system_prompt
+from graphs.errors import PlannerError
+from graphs.planning.llm_planner import OpenAIPlanner, PlannedScene, system_prompt
 from graphs.planning.planner import RulesPlanner, frame_seed
 from prompts.lint import lint_plan
 from prompts.shot_types import BY_SLUG
@@ -158,7 +159,7 @@ def test_a_person_written_prompt_is_restaged_in_their_words_without_asking():
 
 
 def test_a_restage_that_moves_people_is_refused():
-    from graphs.commands import CorrectionError
+    from graphs.errors import CorrectionError
 
     spec = next(s for s in RulesPlanner().plan(SCENE) if s.characters)
     frame = json.loads(good_answer())["frames"][0] | {"shot": 2, "characters": [

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
+from tools.errors import ExportError
 from tools.export import animatic
 from tools.export.animatic import FPS, frame_counts, split_on_total, write_animatic
 from tools.export.exports import write_exports
-from tools.export.shot_list import Board, ExportError, Said, Shot
+from tools.export.shot_list import Board, Said, Shot
 
 RED, GREEN, BLUE, GREY = (220, 30, 30), (30, 200, 40), (30, 40, 220), (128, 128, 128)
 

@@ -18,9 +18,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from agent.cli.app import app
+from tools.errors import ExportError
 from tools.export import pdf_text
 from tools.export.pdf_sheet import GAP, GRIDS, HEADER, MARGIN, PANEL_CHOICES, write_pdf
-from tools.export.shot_list import Board, ExportError, Said, read_board
+from tools.export.shot_list import Board, Said, read_board
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENE = ROOT / "examples" / "investigation.toml"

@@ -10,8 +10,9 @@ import opentimelineio as otio
 import pytest
 from PIL import Image
 
+from tools.errors import ExportError
 from tools.export.animatic import FPS, frame_counts, write_animatic
-from tools.export.shot_list import Board, ExportError, Said, Shot, read_board
+from tools.export.shot_list import Board, Said, Shot, read_board
 from tools.export.timeline import clip_name, timeline, timeline_suffixes, write_timeline
 
 ROOT = Path(__file__).resolve().parents[3]

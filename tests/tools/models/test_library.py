@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.models.library import (
-    FILE_NAME,
-    MEMORY_MODES,
-    Library,
-    LibraryError,
-    Weights,
-    find_library,
-    is_hub_id,
-    load_library,
-    parse_library,
-)
+from tools.errors import LibraryError
+from tools.models.library import (FILE_NAME, MEMORY_MODES, Library, Weights, find_library, is_hub_id, load_library,
+                                  parse_library)
 
 HUB = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SLUGS = ["extreme_close_up", "close_up", "medium_close_up", "medium", "american", "full", "long", "extreme_long"]

@@ -22,15 +22,15 @@ from agent.scenes.scene_file import load_scene
 from agent.session import Session
 from graphs.context import Context
 from graphs.events import FrameDrawn
-from graphs.planning.planner import RulesPlanner
 from graphs.frames.rendering import job_key
+from graphs.planning.planner import RulesPlanner
 from graphs.state import Settings
-from tools.render.diffusion import Cancelled, DiffusionRenderer
+from tools.errors import Cancelled, MachineError, OutOfMemory
 from tools.models.hub import GPU_LOCK, Loaded, ModelHub, ModelSpec
-from tools.repair.inpaint import Inpainter, InpaintJob
-from tools.models.library import LibraryError
-from tools.models.memory import SLICING, SPLIT, OutOfMemory, message
+from tools.models.memory import SLICING, SPLIT, message
+from tools.render.diffusion import DiffusionRenderer
 from tools.render.job import RenderJob
+from tools.repair.inpaint import Inpainter, InpaintJob
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENE_FILE = ROOT / "examples" / "investigation.toml"
@@ -169,7 +169,7 @@ def test_no_way_to_fit_gives_one_clear_line_and_the_renderer_still_works(own_ren
     with pytest.raises(OutOfMemory) as caught:
         renderer.render(job(candidates=2))
     error = caught.value
-    assert isinstance(error, LibraryError) and error.__cause__ is None and error.__context__ is None
+    assert isinstance(error, MachineError) and error.__cause__ is None and error.__context__ is None
     assert "\n" not in str(error)
     assert str(error).startswith("the GPU ran out of memory drawing a 64x64 frame, even one image at a time with "
                                  "attention slicing; expected a smaller --width/--height, fewer --candidates")

@@ -11,10 +11,10 @@ import pytest
 from peft.tuners.lora import LoraLayer
 from tiny_models import write_lora, write_pickle_lora, write_sdxl_like_lora
 
-from tools.render.diffusion import Cancelled, DiffusionRenderer
+from tools.errors import Cancelled, LibraryError, LoraError
 from tools.models.hub import GPU_LOCK, HUB, ModelHub, ModelSpec
-from tools.models.library import LibraryError
-from tools.models.loras import LoraError, read_lora
+from tools.models.loras import read_lora
+from tools.render.diffusion import DiffusionRenderer
 from tools.render.job import Adapter, Figure, RenderJob
 
 
@@ -179,8 +179,8 @@ def test_damaged_missing_and_empty_lora_files(tmp_path):
         read_lora(str(damaged))
     with pytest.raises(LoraError, match="gone.safetensors: LoRA file not found"):
         read_lora(str(tmp_path / "gone.safetensors"))
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
     save_file({"weight": torch.zeros(2)}, str(tmp_path / "plain.safetensors"))
     with pytest.raises(LoraError, match="holds no LoRA weights"):
         read_lora(str(tmp_path / "plain.safetensors"))

@@ -7,9 +7,9 @@ import pytest
 from peft.tuners.lora import LoraLayer
 from tiny_models import write_lora, write_sdxl_folder, write_sdxl_lora
 
-from tools.render.diffusion import DiffusionRenderer
+from tools.errors import LoraError
 from tools.models.hub import GPU_LOCK, ModelHub, ModelSpec
-from tools.models.loras import LoraError
+from tools.render.diffusion import DiffusionRenderer
 from tools.render.job import Adapter, RenderJob
 
 

@@ -10,11 +10,10 @@ from PIL import Image, ImageDraw, ImageFilter
 from tiny_inpaint import write_inpaint_folder
 from tiny_models import write_lora, write_sdxl_folder
 
-from tools.render.diffusion import Cancelled
+from tools.errors import Cancelled, LibraryError
 from tools.models.hub import ModelHub, ModelSpec
-from tools.repair.inpaint import Inpainter, InpaintJob
-from tools.models.library import LibraryError
 from tools.render.job import Adapter
+from tools.repair.inpaint import Inpainter, InpaintJob
 
 WIDTH, HEIGHT = 64, 48
 MODES = ["dedicated", "from_base"]

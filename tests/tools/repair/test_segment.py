@@ -10,9 +10,9 @@ from PIL import Image
 from segment_anything.modeling import ImageEncoderViT
 from tiny_sam import TINY_SAM, write_tiny_sam
 
+from tools.errors import LibraryError, SegmentError
 from tools.models.hub import ModelHub
-from tools.models.library import LibraryError
-from tools.repair.masks import Mask, SegmentError, check_box, check_point, image_to_mask, mask_to_image, rect_mask, refine
+from tools.repair.masks import Mask, check_box, check_point, image_to_mask, mask_to_image, rect_mask, refine
 from tools.repair.segment import SAM_PRESETS, Segmenter, guess_sam_type, load_sam, sam_config
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tools.models.library import FILE_NAME, LibraryError, load_library
+from tools.errors import LibraryError, TrainDataError
+from tools.models.library import FILE_NAME, load_library
 from tools.models.manifest import add_character, add_shot, lora_reference
-from tools.train.data import IMAGE_SUFFIXES, MIN_IMAGES, Example, TrainDataError, fit_image, read_examples
+from tools.train.data import IMAGE_SUFFIXES, MIN_IMAGES, Example, fit_image, read_examples
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 PROMPT = "picture of kaitoyosuke man"

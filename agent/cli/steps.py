@@ -1,9 +1,5 @@
-"""What every shotsmith command shares: the two consoles, failing with one line, and the steps of a render.
-
-The commands print results on `console` (stdout) and problems on `errors` (stderr); `fail` ends a command
-with one `error: ...` line and an exit code. The rest reads a scene with the command line's overrides,
-checks the render settings, opens the session in an output folder and prints the closing summary.
-"""
+"""The steps every drawing command shares: read the scene with the command line's overrides, check the render
+settings, open the session in an output folder, let Ctrl-C stop a render, and print the closing summary."""
 
 from __future__ import annotations
 
@@ -12,42 +8,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
-
-import typer
-from rich.console import Console
 
 from agent.cli.display import Report
-from agent.scenes.scene_file import SceneError, load_scene
-from agent.session import Session, SessionError
+from agent.cli.output import fail, fail_on, say, warn
+from agent.scenes.scene_file import load_scene
+from agent.session import Session
 from graphs.context import Context
 from graphs.state import Scene, Settings, Storyboard
+from tools.errors import ShotsmithError
 from tools.models.hub import SCHEDULERS
-
-console = Console()
-"""Where commands print what they made and what they are doing (stdout)."""
-
-errors = Console(stderr=True)
-"""Where commands print errors and the notices that go with them (stderr)."""
 
 SCREENPLAY_SUFFIXES = (".fountain", ".spmd")
 """Files read as Fountain screenplays rather than TOML scene files."""
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print one line on stderr and exit."""
-    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def say(text: str) -> None:
-    """Print one line on stdout as it is, with no markup or highlighting and no wrapping."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-
-def warn(text: str) -> None:
-    """Print one line on stderr as it is, with no markup or highlighting and no wrapping."""
-    errors.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def read_scene(path: Path, frames: int | None, shots: str | None, seed: int | None = None,
@@ -64,8 +36,8 @@ def read_scene(path: Path, frames: int | None, shots: str | None, seed: int | No
         if path.suffix.lower() in SCREENPLAY_SUFFIXES:
             return screenplay_scene(path, number, cast, overrides)
         return load_scene(path, overrides)
-    except SceneError as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
 
 
 def shot_numbers(text: str) -> list[int]:
@@ -118,8 +90,8 @@ def open_session(out: Path, context: Context, resume: bool) -> Session:
         fail(f"--out {out}: expected a folder, found a file")
     try:
         session = Session.reopen(out, context) if resume else Session.create(out, context)
-    except SessionError as error:
-        fail(str(error))
+    except ShotsmithError as error:
+        fail_on(error)
     except OSError as error:
         fail(f"--out {out}: cannot use this folder ({error.strerror or error})")
     for notice in session.notices:
