@@ -150,7 +150,7 @@ def publish(state: Storyboard, runtime: Runtime[Context]) -> dict:
     while (out / "frames" / f"shot_{stale}.png").exists():
         (out / "frames" / f"shot_{stale}.png").unlink()
         stale += 1
-    panels = [Panel(out / "frames" / f"shot_{i}.png", caption(i, f), _short(f.spec.action))
+    panels = [Panel(out / "frames" / f"shot_{i}.png", caption(i, f, state.scene.characters), _short(f.spec.action))
               for i, f in enumerate(state.frames)]
     write_grid(out / "storyboard.png", panels, state.scene.title)
     atomic.write_json(out / "storyboard.json", storyboard_document(state))

@@ -31,6 +31,12 @@ class Character(BaseModel):
     """Path of the character's LoRA file, resolved against the scene file's folder."""
     aliases: list[str] = []
     """Other names the description uses for this character ("Kaito")."""
+    display: str = ""
+    """The name people read on the board and in replies; empty means the first alias, else the token."""
+
+    @property
+    def shown(self) -> str:  # the name a person reads, never the training token where there is another
+        return self.display or (self.aliases[0] if self.aliases else self.name)
 
 
 class Line(BaseModel):
@@ -238,13 +244,13 @@ class Step(BaseModel):
 
     A step is read against the board that followed it (the "newer" board). While it is the newest step, and in
     sessions saved before steps were settled, `frames` is the whole frame list. Once the newer board is final,
-    graphs.corrections.edits.settle keeps only what that board does not hold already: a frame the correction left alone is
-    left out, and a frame that is kept drops the versions it shares with the newer frame of the same id. So a
-    step costs about what its correction changed, not the whole board.
+    graphs.corrections.edits.settle keeps only what that board does not hold already: a frame the correction left
+    alone is left out, and a frame that is kept drops the versions it shares with the newer frame of the same id. So
+    a step costs about what its correction changed, not the whole board.
     """
 
     frames: list[Frame]
-    """The frames as they were: all of them, or once settled only those the newer board does not hold as they were."""
+    """The frames as they were: all, or once settled only those the newer board does not hold as they were."""
     scene: Scene | None = None
     """The scene as it was; None when it is the newer board's."""
     settings: Settings | None = None
@@ -269,19 +275,15 @@ class Storyboard(BaseModel):
 
     scene: Scene
     settings: Settings = Settings()
-    planner: str = ""
-    """Which planner made the plan ("rules", "openai")."""
-    renderer: str = ""
-    """Which renderer drew the frames ("sketch", "diffusers")."""
+    planner: str = ""  # which planner made the plan ("rules", "openai")
+    renderer: str = ""  # which renderer drew the frames ("sketch", "diffusers")
     frames: list[Frame] = []
-    next_id: int = 0
-    """Counter for new frame ids."""
+    next_id: int = 0  # counter for new frame ids
     history: list[Step] = []
     """How the storyboard stood before each of the last corrections, newest last, for undo (graphs.corrections.edits)."""
     forgotten: int = 0
     """Corrections that fell off the start of `history` (it keeps graphs.corrections.edits.HISTORY_LIMIT)."""
-    pending: str | None = None
-    """The person's last message, waiting to be applied."""
+    pending: str | None = None  # the person's last message, waiting to be applied
     inpaint: Inpaint | ChooseMask | None = None
     """An inpainting request read from the last message, checked and waiting for the inpaint node."""
     applied: list[str] = []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from graphs.frames.document import shown_names
 from graphs.state import Storyboard
 from prompts.shot_types import shot_by_slug
 from tools.files.bounded import STORYBOARD_LIMIT, read_text
@@ -24,14 +25,14 @@ def plan_table(state: Storyboard, width: int = 80) -> Table:
 
     Each prompt is cut to fit one line of a console `width` characters wide (at most PROMPT_WIDTH).
     """
-    rows = []
+    rows, shown = [], shown_names(state.scene.characters)
     for i, frame in enumerate(state.frames):
         spec = frame.spec
         try:
             shot = shot_by_slug(spec.shot_type).name
         except ValueError:
             shot = spec.shot_type
-        rows.append((str(i), shot, ", ".join(p.name for p in spec.characters) or "-", spec.prompt))
+        rows.append((str(i), shot, ", ".join(shown.get(p.name, p.name) for p in spec.characters) or "-", spec.prompt))
     shot_width = max(len("shot"), *(len(row[1]) for row in rows))
     cast_width = min(24, max(len("characters"), *(len(row[2]) for row in rows)))
     # 13 = five rules between and around four columns, plus one space of padding on each side of each

@@ -29,7 +29,7 @@ PROSE_WORDS = 5
 _TOML_LINE = re.compile(r"""^[ \t]*(\[\[?[ \t]*[\w".-]+[ \t]*\]\]?[ \t]*$|("[^"\n]*"|'[^'\n]*'|[A-Za-z_][\w.-]*)[ \t]*=)""",
                         re.MULTILINE)
 _SCENE_KEYS = {"title", "description", "frames", "shots", "style", "setting", "lighting", "characters", "seed"}
-_CHARACTER_KEYS = {"name", "class", "description", "lora", "aliases"}
+_CHARACTER_KEYS = {"name", "class", "description", "lora", "aliases", "display"}
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -101,7 +101,8 @@ def _check_cast(cast: list[Character]) -> None:
     owner: dict[str, int] = {}
     for index, person in enumerate(cast):
         seen = set()
-        for field, said in [("name", person.name)] + [("aliases", a) for a in person.aliases]:
+        names = [("name", person.name), ("display", person.display)] + [("aliases", a) for a in person.aliases]
+        for field, said in names:
             flat = _flat(said)
             if not flat or flat in seen:
                 continue
@@ -148,16 +149,18 @@ def _character(data: object, index: int, folder: Path, roots: Roots) -> Characte
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise SceneError(f"{where}aliases: expected a list of names, such as [\"Kaito\"]")
     aliases = [_text({"alias": a}, "alias", where) for a in aliases]
-    for alias in aliases:
+    display = _text(data, "display", where)
+    for key, alias in [("aliases", a) for a in aliases] + [("display", display)]:
         if vocab.PRONOUNS.fullmatch(alias.strip()):
-            raise SceneError(f"{where}aliases: {alias!r} is a pronoun; pronouns are worked out from the scene, "
+            raise SceneError(f"{where}{key}: {alias!r} is a pronoun; pronouns are worked out from the scene, "
                              "expected a name such as \"Kaito\"")
     lora = _text(data, "lora", where, limit=4096)
     if lora and not roots.holds(folder / lora):
         raise SceneError(roots.refusal(f"{where}lora", lora))
     return Character(name=name, class_word=class_word, description=_text(data, "description", where,
                                                                          limit=MAX_DESCRIPTION),
-                     lora=str((folder / lora).resolve()) if lora else None, aliases=[a for a in aliases if a])
+                     lora=str((folder / lora).resolve()) if lora else None, aliases=[a for a in aliases if a],
+                     display=" ".join(display.split()))
 
 
 def _seed(data: dict) -> int | None:

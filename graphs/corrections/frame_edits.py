@@ -8,6 +8,7 @@ from graphs.commands import MoveCharacter
 from graphs.context import Planner
 from graphs.corrections.phrasing import WHERE_WORDS
 from graphs.errors import CorrectionError
+from graphs.frames.document import shown_names
 from graphs.planning.planner import home_sides, place
 from graphs.state import Character, Frame, FrameSpec, Placement, Scene
 from prompts.shot_types import SHOT_TYPES, ShotType, find_shot, shot_by_slug
@@ -52,9 +53,10 @@ def _member(cast: list[Character], word: str) -> Character | None:
     return None
 
 
-def _who(people: list[Placement]) -> str:
-    """Say who is in a frame, as the end of a sentence."""
-    names = [p.name for p in people]
+def _who(people: list[Placement], cast: list[Character]) -> str:
+    """Say who is in a frame, as the end of a sentence, by the names people know them by."""
+    shown = shown_names(cast)
+    names = [shown.get(p.name, p.name) for p in people]
     if not names:
         return "nobody is in it"
     if len(names) == 1:
@@ -81,7 +83,7 @@ def _joined(scene: Scene, people: list[Placement], number: int, text: str) -> li
         return people
     homes = home_sides(scene.characters)
     if len(people) + len(joining) > 3 or any(p.name not in homes for p in people):
-        raise CorrectionError(f"frame {number}: {_who(people)} in it already; a frame holds three characters "
+        raise CorrectionError(f"frame {number}: {_who(people, scene.characters)} in it already; a frame holds three characters "
                               "at most, so write the whole prompt instead")
     people = people + [Placement(name=p.name, class_word=p.class_word, position="centre") for p in joining]
     positions = place([p.name for p in people], homes)
@@ -111,17 +113,18 @@ def move_character(scene: Scene, frame: Frame, number: int, command: MoveCharact
     """Return the frame with a character moved, and a note; whoever stood there takes the old place."""
     person = _member(scene.characters, command.character)
     token = person.name if person else command.character
+    said = person.shown if person else command.character
     spec = frame.spec
     mover = next((k for k, c in enumerate(spec.characters) if c.name.lower() == token.lower()), None)
     if mover is None:
-        raise CorrectionError(f"{command.character} is not in frame {number}: {_who(spec.characters)}")
+        raise CorrectionError(f"{said} is not in frame {number}: {_who(spec.characters, scene.characters)}")
     old = spec.characters[mover].position
     if old == command.position:
-        return frame, f"{token} already stands {WHERE_WORDS[old]} in frame {number}"
+        return frame, f"{said} already stands {WHERE_WORDS[old]} in frame {number}"
     people = [c.model_copy(update={"position": old}) if c.position == command.position else c
               for c in spec.characters]
     people[mover] = people[mover].model_copy(update={"position": command.position})
     spec = spec.model_copy(update={"characters": people})
     if spec.written_by == "planner":
         spec = planner.restage(scene, spec, shot_by_slug(spec.shot_type))
-    return frame.model_copy(update={"spec": spec}), f"{token} now stands {WHERE_WORDS[command.position]} in frame {number}"
+    return frame.model_copy(update={"spec": spec}), f"{said} now stands {WHERE_WORDS[command.position]} in frame {number}"

@@ -8,12 +8,19 @@ from graphs.planning.timing import duration
 from prompts.shot_types import shot_by_slug
 
 
-def caption(index: int, frame: Frame) -> str:
-    """Return the caption the sheet prints under a frame: its number, shot type and who is in it.
+def shown_names(cast: list[Character]) -> dict[str, str]:
+    """Each character's token, and the name people read for it (display name, else first alias)."""
+    return {person.name: person.shown for person in cast}
+
+
+def caption(index: int, frame: Frame, cast: list[Character] = ()) -> str:
+    """Return the caption the sheet prints under a frame: its number, shot type and who is in it, by the names
+    people know them by.
 
     Only the sheet and the PDF print it; the rendered image never holds it, so moving a frame redraws nothing.
     """
-    names = ", ".join(c.name for c in frame.spec.characters)
+    shown = shown_names(list(cast))
+    names = ", ".join(shown.get(c.name, c.name) for c in frame.spec.characters)
     return f"{index} · {shot_by_slug(frame.spec.shot_type).name}" + (f" · {names}" if names else "")
 
 
@@ -21,6 +28,9 @@ def frame_entry(index: int, state: Storyboard) -> dict:
     """Return one frame of storyboard.json."""
     frame = state.frames[index]
     spec = frame.spec.model_dump(by_alias=True)
+    shown = shown_names(state.scene.characters)
+    for person in spec["characters"]:
+        person["shown"] = shown.get(person["name"], person["name"])
     image = frame.image()
     return {
         "index": index,

@@ -50,7 +50,7 @@ def _check_cast(state: Storyboard, ctx: Context, text: str) -> None:
     known = set(ctx.library.characters) | set(ctx.library.classes) if ctx.library else set()
     for token in sorted(known):
         if token.lower() not in cast and re.search(rf"\b{re.escape(token)}\b", text, re.IGNORECASE):
-            names = ", ".join(c.name for c in state.scene.characters) or "nobody"
+            names = ", ".join(c.shown for c in state.scene.characters) or "nobody"
             raise CorrectionError(f"{token} is not in this scene's cast; expected one of: {names}")
 
 

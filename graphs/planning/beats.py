@@ -1,7 +1,8 @@
 """Read a scene description as story beats: who is in each sentence and what they do.
 
-Names and pronouns are resolved to cast members (by name, alias, class word and recency) and
-rewritten as "token class", so no pronoun survives into a prompt.
+Names and pronouns are resolved to cast members (by name, alias, class word and recency). Each sentence is
+written twice: for prompts with every person as "token class", so no pronoun survives into one, and for people
+in the scene's own words with names where a pronoun alone would not say who.
 """
 
 from __future__ import annotations
@@ -40,12 +41,18 @@ class Beat:
     """One sentence of the scene, with its people resolved."""
 
     text: str
-    """The sentence with every person written as "token class"."""
+    """The sentence with every person written as "token class" (what prompts are made from)."""
+    said: str = ""
+    """The sentence as people read it: the scene's words, names where a pronoun would be unclear."""
     characters: list[str] = field(default_factory=list)
     """Tokens of the characters in the sentence, in order of first mention."""
     actions: dict[str, str] = field(default_factory=dict)
     """For each character, what they do, naming nobody else."""
     emotional: bool = False
+    sentence: str = ""
+    """The sentence as the scene wrote it."""
+    mentions: list[Mention] = field(default_factory=list)
+    """Who each name and pronoun in it means."""
     prop: str = ""
     """An object worth a detail insert ("the brass key"), or empty."""
 
@@ -74,7 +81,8 @@ class Resolver:
         bare = re.sub(r"['\u2019]s$", "", word)
         flat = re.sub(r"[^a-z0-9]", "", bare.lower())
         for person in self.cast:
-            names = [person.name.lower()] + [re.sub(r"[^a-z0-9]", "", a.lower()) for a in person.aliases]
+            names = [person.name.lower()] + [re.sub(r"[^a-z0-9]", "", a.lower())
+                                             for a in [*person.aliases, person.display] if a]
             if flat in names:
                 return person
         if bare[:1].isupper() and len(flat) >= 3:
@@ -103,14 +111,28 @@ class Resolver:
             self.recent.append(person)
 
 
-def _names(people: list[Character], possessive: bool) -> str:
-    names = [pair(p) + ("'s" if possessive else "") for p in people]
+@dataclass(frozen=True)
+class Mention:
+    """Where a sentence names a cast member, by name or by pronoun."""
+
+    start: int
+    """Where the words begin, a title before a name included ("Officer Kaito")."""
+    name_start: int
+    """Where the name or pronoun itself begins."""
+    end: int
+    people: tuple[Character, ...]
+    possessive: bool
+    pronoun: bool
+
+
+def _names(people: tuple[Character, ...], possessive: bool, naming=pair) -> str:
+    names = [naming(p) + ("'s" if possessive else "") for p in people]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def resolve_sentence(sentence: str, resolver: Resolver) -> tuple[str, list[Character], list[tuple[int, int, Character]]]:
-    """Rewrite one sentence with people named; return it, who appears, and where each mention sits."""
-    out, who, spans, cursor = [], [], [], 0
+def find_mentions(sentence: str, resolver: Resolver) -> list[Mention]:
+    """Find who each name and pronoun of a sentence means, in order, moving the resolver along."""
+    found, cursor = [], 0
     for match in _WORD.finditer(sentence):
         word = match.group(0)
         lower = word.lower()
@@ -126,37 +148,115 @@ def resolve_sentence(sentence: str, resolver: Resolver) -> tuple[str, list[Chara
         else:
             continue
         title = _TITLE.search(sentence, cursor, match.start()) if person is not None else None
-        out.append(sentence[cursor:title.start() if title else match.start()])
-        start = sum(len(part) for part in out)
-        text = _names(people, possessive)
-        out.append(text)
+        found.append(Mention(title.start() if title else match.start(), match.start(), match.end(), tuple(people),
+                             possessive, person is None))
         cursor = match.end()
-        for p in people:
-            spans.append((start, start + len(text), p))
-            if p not in who:
-                who.append(p)
         resolver.seen(people)
+    resolver.last_sentence = []
+    for person in (p for mention in found for p in mention.people):
+        if person not in resolver.last_sentence:
+            resolver.last_sentence.append(person)
+    return found
+
+
+def resolve_sentence(sentence: str, resolver: Resolver) -> tuple[str, list[Character], list[tuple[int, int, Character]]]:
+    """Rewrite one sentence with people named; return it, who appears, and where each mention sits."""
+    return prompt_words(sentence, find_mentions(sentence, resolver))
+
+
+def prompt_words(sentence: str, mentions: list[Mention]) -> tuple[str, list[Character], list[tuple[int, int, Character]]]:
+    """The sentence as a prompt reads it, every mention written as "token class"; who appears; their spans."""
+    out, who, spans, cursor = [], [], [], 0
+    for mention in mentions:
+        out.append(sentence[cursor:mention.start])
+        start = sum(len(part) for part in out)
+        text = _names(mention.people, mention.possessive)
+        out.append(text)
+        cursor = mention.end
+        for person in mention.people:
+            spans.append((start, start + len(text), person))
+            if person not in who:
+                who.append(person)
     out.append(sentence[cursor:])
-    resolver.last_sentence = who
     return "".join(out), who, spans
 
 
+def _clear(mention: Mention, named: set[str], before: list[Character]) -> bool:
+    """Tell whether a pronoun says who it means without a name: someone it means is named earlier in the
+    sentence, or it means the one person of that gender named in the sentences just before."""
+    if any(p.name in named for p in mention.people):
+        return True
+    if len(mention.people) != 1:
+        return False
+    gender = vocab.gender_of(mention.people[0].class_word)
+    same = [p for p in before if vocab.gender_of(p.class_word) == gender]
+    return gender != "neutral" and len(same) == 1 and same[0] is mention.people[0]
+
+
+def said_words(sentence: str, mentions: list[Mention], before: list[Character] = ()) -> str:
+    """The sentence as a person reads it: the scene's own words, with a pronoun replaced by the name it means
+    only where it would not say who (see _clear), and a bare token by the display name. `before` is who the
+    sentences told just before this one (in the same frame) name."""
+    out, named, cursor = [], set(), 0
+    for mention in mentions:
+        words = sentence[mention.name_start:mention.end]
+        if mention.pronoun and _clear(mention, named, list(before)):
+            text = words
+        elif mention.pronoun:
+            text = _names(mention.people, mention.possessive, lambda p: p.shown)
+        elif re.sub(r"['\u2019]s$", "", words).lower() == mention.people[0].name.lower():
+            text = _names(mention.people, mention.possessive, lambda p: p.shown)
+        else:
+            text = words
+        out += [sentence[cursor:mention.name_start], text]
+        cursor = mention.end
+        named.update(p.name for p in mention.people)
+    out.append(sentence[cursor:])
+    said = "".join(out)
+    return said[:1].upper() + said[1:]
+
+
+def tell(beats: list[Beat]) -> str:
+    """The beats of one frame as a person reads them, each pronoun named only where it would be unclear."""
+    told, before = [], []
+    for beat in beats:
+        if beat.sentence:
+            told.append(said_words(beat.sentence, beat.mentions, before))
+            before = []
+            for person in (p for m in beat.mentions for p in m.people):
+                if person not in before:
+                    before.append(person)
+        else:
+            told.append(beat.said)
+    return " ".join(told)
+
+
 def action_of(text: str, person: Character, spans: list[tuple[int, int, Character]]) -> str:
-    """Return what a character does in a rewritten sentence, with every other person cut out."""
+    """Return what a character does in a rewritten sentence, with every other person cut out.
+
+    The character's own later mentions never name them twice: "their X" becomes "the X", and a clause that
+    speaks of them again ("..., a cup in front of her") is left out.
+    """
     own = [s for s in spans if s[2] is person]
     start, end, _ = own[0]
     before = text[:start].strip(" ,").lower().split()
     if any(w not in _LEADERS for w in before[-3:]) and before:
         return ""
-    rest = text[end:]
-    for other_start, other_end, other in sorted(spans, key=lambda s: -s[0]):
-        if other is person or other_start < end:
-            continue
-        cut = rest[other_start - end:other_end - end]
-        rest = rest.replace(cut, " ", 1)
+    at: dict[tuple[int, int], list[Character]] = {}
+    for other_start, other_end, other in spans:
+        if other_start >= end:
+            at.setdefault((other_start, other_end), []).append(other)
+    pieces, cursor = [], end
+    for (other_start, other_end), people in sorted(at.items()):
+        words = text[other_start:other_end]
+        mine = any(p is person for p in people)
+        pieces += [text[cursor:other_start], " " if not mine else "the" if words.endswith(("'s", "\u2019s")) else "\0"]
+        cursor = other_end
+    rest = "".join(pieces) + text[cursor:]
+    rest = re.sub(r"\s*[,;][^,;]*\0[^,;.]*", "", rest)  # a later clause about them again
+    rest = re.sub(r"\0[^,;.]*", "", rest)  # in the first clause: cut from there on
     rest = re.sub(r"\b(?:to|at|with|toward|towards|from|for|behind|beside|after|past|and|of)\s+(?=[\s,.]|$)", " ", rest)
     rest = re.sub(r"^\s*(?:and\s+)?", "", rest)
-    rest = re.sub(rf"\b{re.escape(pair(person))}['\u2019]s\b", "the", rest)
     return " ".join(rest.split()).strip(" ,.;:!?")
 
 
@@ -165,9 +265,11 @@ def read_beats(description: str, cast: list[Character]) -> list[Beat]:
     resolver = Resolver(cast)
     beats = []
     for sentence in split_sentences(description):
-        text, who, spans = resolve_sentence(sentence, resolver)
+        mentions = find_mentions(sentence, resolver)
+        text, who, spans = prompt_words(sentence, mentions)
         prop = _PROP.search(sentence)
-        beat = Beat(text=text, characters=[p.name for p in who],
+        beat = Beat(text=text, said=said_words(sentence, mentions), sentence=sentence, mentions=mentions,
+                    characters=[p.name for p in who],
                     emotional=bool(vocab.EMOTIONS.search(sentence)),
                     prop=("the " + prop.group(1).lower()) if prop else "")
         for person in who:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-from graphs.planning.beats import Beat, read_beats
+from graphs.planning.beats import Beat, read_beats, tell
 from graphs.planning.coverage import beat_for, cover_everyone, pick_cast, scene_kind, shot_sequence, tighten
 from graphs.planning.place import find_lighting, find_setting
 from graphs.planning.prompt_writer import write_prompt
@@ -54,6 +54,13 @@ def restage(scene: Scene, spec: FrameSpec, shot: ShotType) -> FrameSpec:
                                    "negative_prompt": negative_prompt(shot.slug)})
 
 
+def _next_beat(chosen: list[int], index: int, beats: int) -> int:
+    """Where the beats frame `index` tells end: at the next frame's beat, so that no sentence is left out."""
+    if index + 1 == len(chosen):
+        return beats
+    return max(chosen[index + 1], chosen[index] + 1)
+
+
 class RulesPlanner:
     """Plans frames from a scene with rules alone: no model, no network, same input same plan."""
 
@@ -63,7 +70,7 @@ class RulesPlanner:
     def plan(self, scene: Scene) -> list[FrameSpec]:
         """Return one frame spec per frame of the scene."""
         cast = scene.characters
-        beats = read_beats(scene.description, cast) or [Beat(text=scene.description)]
+        beats = read_beats(scene.description, cast) or [Beat(text=scene.description, said=scene.description)]
         kind = scene_kind(scene.description)
         count = len(scene.shots) if scene.shots else (scene.frames or DEFAULT_FRAMES)
         numbers = scene.shots or shot_sequence(kind, count, bool(cast))
@@ -74,7 +81,8 @@ class RulesPlanner:
         visible = self._cast_per_frame(shots, [beats[b] for b in chosen], [p.name for p in cast])
         setting = find_setting(scene.description, kind, scene.setting)
         lighting = find_lighting(scene.description, scene.lighting)
-        return [self._spec(scene, i, shots[i], beats[chosen[i]], visible[i], setting, lighting)
+        said = [tell(beats[chosen[i]:_next_beat(chosen, i, len(beats))]) for i in range(count)]
+        return [self._spec(scene, i, shots[i], beats[chosen[i]], visible[i], setting, lighting, said[i])
                 for i in range(count)]
 
     def extra(self, scene: Scene, action: str, shot: ShotType | None, seed: int) -> FrameSpec:
@@ -88,7 +96,8 @@ class RulesPlanner:
         if lead and lead[-1] not in ".!?":
             lead += "."
         beats = read_beats(f"{lead} {action.strip()}", cast)[len(read_beats(lead, cast)):]
-        beat = Beat(text=" ".join(b.text for b in beats) or action.strip())
+        beat = Beat(text=" ".join(b.text for b in beats) or action.strip(),
+                    said=tell(beats) or action.strip())
         for part in beats:
             for name in part.characters:
                 if name not in beat.characters:
@@ -119,7 +128,7 @@ class RulesPlanner:
         return visible
 
     def _spec(self, scene: Scene, index: int, shot: ShotType, beat: Beat, names: list[str],
-              setting: str, lighting: str) -> FrameSpec:
+              setting: str, lighting: str, said: str = "") -> FrameSpec:
         people = {p.name: p for p in scene.characters}
         positions = place(names, home_sides(scene.characters))
         staged = [(people[n], pos, beat.actions.get(n, "")) for n, pos in zip(names, positions)]
@@ -129,5 +138,5 @@ class RulesPlanner:
             shot_type=shot.slug, prompt=prompt, negative_prompt=negative_prompt(shot.slug),
             characters=[Placement(name=person.name, class_word=person.class_word, position=pos, action=action)
                         for person, pos, action in staged],
-            setting=setting, lighting=lighting, seed=frame_seed(scene, index), action=beat.text,
+            setting=setting, lighting=lighting, seed=frame_seed(scene, index), action=said or beat.said,
             subject=subject)

@@ -47,7 +47,8 @@ class Shot:
     shot_name: str
     """Its name as people say it ("Close-up")."""
     characters: list[tuple[str, str]]
-    """(name, position) for everyone in the frame, left to right as planned."""
+    """(name, position) for everyone in the frame, left to right as planned; the name is the one people read
+    (storyboard.json's `shown`), the token only for a storyboard written before there was one."""
     setting: str
     lighting: str
     action: str
@@ -169,7 +170,8 @@ def _shot(frame: object) -> Shot:
     return Shot(
         number=number, shot_type=_text(frame["shot_type"], "shot_type"),
         shot_name=_text(frame["shot_name"], "shot_name"),
-        characters=[(str(c["name"]), str(c["position"])) for c in frame.get("characters", [])],
+        characters=[(str(c["shown"] if "shown" in c else c["name"]), str(c["position"]))
+                    for c in frame.get("characters", [])],
         setting=str(frame.get("setting", "")), lighting=str(frame.get("lighting", "")),
         action=str(frame.get("action", "")),
         dialogue=[Said(str(d["character"]), str(d["text"]), str(d.get("parenthetical", "")))

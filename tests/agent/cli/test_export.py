@@ -111,3 +111,24 @@ def test_bad_options_are_refused_in_one_line(board, args, expected):
 
 def test_a_folder_without_a_storyboard_is_refused_in_one_line(tmp_path):
     assert "no storyboard.json" in one_error(invoke("export", tmp_path))
+
+
+def test_people_read_the_cast_by_name_in_every_format(board, tmp_path):
+    """The training tokens stay in the prompts; every file a crew reads names Kaito and Ji-yeon."""
+    result = invoke("export", board, "--timeline", "edl", "--format", "pdf,csv,json,otio")
+    assert result.exit_code == 0, result.output + result.stderr
+    tokens = ("kaitoyosuke", "jiyeonmun")
+    document = json.loads((board / "storyboard.json").read_text(encoding="utf-8"))
+    assert any("kaitoyosuke man" in frame["prompt"] for frame in document["frames"])
+    for frame in document["frames"]:
+        assert not any(token in frame["action"].lower() for token in tokens), frame["action"]
+        assert all(person["shown"] in ("Kaito", "Ji-yeon") for person in frame["characters"])
+    shown = {name for shot in read_board(board).shots for name, _ in shot.characters}
+    assert shown and shown <= {"Kaito", "Ji-yeon"}
+    for name in ("shot_list.csv", "shot_list.json", "timeline.edl"):
+        text = (board / name).read_text(encoding="utf-8").lower()
+        assert not any(token in text for token in tokens), name
+    timeline = otio.adapters.read_from_file(str(board / "timeline.otio"))
+    for clip in timeline.find_clips():
+        words = json.dumps(dict(clip.metadata["shotsmith"]), default=str).lower()
+        assert not any(token in words for token in tokens), words

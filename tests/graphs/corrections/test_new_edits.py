@@ -109,7 +109,7 @@ def test_move_someone_not_in_the_frame_names_who_is(session, renderer):
     events = list(session.send("frame 0: jiyeonmun on the left"))
     after = session.state()
     assert [type(e) for e in events] == [Problem]
-    assert after.notice == "error: jiyeonmun is not in frame 0: only kaitoyosuke is"
+    assert after.notice == "error: Ji-yeon is not in frame 0: only Kaito is"
     assert after.frames == before.frames
     assert renderer.calls == FRAMES
 
