@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from graphs.commands import ChooseMask, Inpaint
 from graphs.older_state import older_history
+from prompts.camera import Angle, Framing, Movement
 from prompts.lint import Violation
 
 Position = Literal["left", "centre", "right"]
@@ -104,6 +105,10 @@ class FrameSpec(BaseModel):
     """The story beat this frame shows, in the scene's own words."""
     subject: str = ""
     """What a detail insert shows; empty otherwise."""
+    framing: Framing = "single"  # how the people are framed (prompts.camera); the defaults draw as before
+    angle: Angle = "eye_level"
+    movement: Movement = "static"
+    toward: str = ""  # the token of whose shoulder, eyes or reaction the framing names
     written_by: Literal["planner", "person"] = "planner"
     """Who wrote the prompt: a person's own wording is kept when the shot type changes."""
     dialogue: list[Line] = []
@@ -113,8 +118,7 @@ class FrameSpec(BaseModel):
 class Version(BaseModel):
     """One image made for a frame; every version stays on disk."""
 
-    path: str
-    """Image path relative to the output folder."""
+    path: str  # relative to the output folder
     key: str
     """Fingerprint of everything that produced the image; equal keys mean equal images."""
     seed: int
@@ -122,15 +126,13 @@ class Version(BaseModel):
     kind: Literal["render", "inpaint"] = "render"
     model: str = ""
     """Checkpoint that drew it (diffusers renderer); empty for the sketch renderer."""
-    adapters: dict[str, float] = {}
-    """LoRA adapters that were active, with their weights."""
+    adapters: dict[str, float] = {}  # the LoRA adapters that were active, with their weights
     steps: int | None = None
     guidance: float | None = None
     scheduler: str = ""
     job: str = ""
     """Key of the frame's render job this image answers; a retry's images share it with the first render."""
-    attempt: int = 0
-    """0 for the first render of the job, n for its n-th retry with fresh seeds."""
+    attempt: int = 0  # 0 for the first render of the job, n for its n-th retry with fresh seeds
     clip_score: float | None = None
     """CLIP score against the frame's prompt, once a critic has scored it."""
     mask: str = ""
@@ -144,8 +146,7 @@ class Version(BaseModel):
 class MaskChoice(BaseModel):
     """Masks SAM proposed for a point, waiting for the person to say which one to inpaint with."""
 
-    image: str
-    """The frame image the masks were made on."""
+    image: str  # the frame image the masks were made on
     point: list[int]
     prompt: str
     paths: list[str]
@@ -166,8 +167,7 @@ class Retry(BaseModel):
 class ShotCheck(BaseModel):
     """CLIP's zero-shot reading of the framing."""
 
-    predicted: str
-    """Slug of the shot type the image looks like."""
+    predicted: str  # slug of the shot type the image looks like
     probability: float
     ok: bool
     """False when the predicted type is two or more steps of camera distance from the planned one."""
@@ -178,8 +178,7 @@ class Flag(BaseModel):
 
     kind: Literal["low_score", "shot_type", "inconsistent", "repetitive"]
     message: str
-    character: str | None = None
-    """The character an "inconsistent" flag is about."""
+    character: str | None = None  # the character an "inconsistent" flag is about
 
 
 class Critique(BaseModel):

@@ -3,8 +3,9 @@ linting) and the caption the sheet prints under each frame."""
 
 from __future__ import annotations
 
-from graphs.state import Character, Frame, FrameSpec, Storyboard
 from graphs.planning.timing import duration
+from graphs.state import Character, Frame, FrameSpec, Storyboard
+from prompts.camera import camera_words
 from prompts.shot_types import shot_by_slug
 
 
@@ -21,7 +22,14 @@ def caption(index: int, frame: Frame, cast: list[Character] = ()) -> str:
     """
     shown = shown_names(list(cast))
     names = ", ".join(shown.get(c.name, c.name) for c in frame.spec.characters)
-    return f"{index} · {shot_by_slug(frame.spec.shot_type).name}" + (f" · {names}" if names else "")
+    camera = camera_of(frame.spec, shown)
+    return (f"{index} · {shot_by_slug(frame.spec.shot_type).name}" + (f", {camera}" if camera else "")
+            + (f" · {names}" if names else ""))
+
+
+def camera_of(spec: FrameSpec, shown: dict[str, str]) -> str:
+    """The frame's camera in a crew's words, naming people as they are known ("over Tomas's shoulder")."""
+    return camera_words(spec.framing, spec.angle, spec.movement, shown.get(spec.toward, spec.toward), spec.subject)
 
 
 def frame_entry(index: int, state: Storyboard) -> dict:
@@ -31,6 +39,7 @@ def frame_entry(index: int, state: Storyboard) -> dict:
     shown = shown_names(state.scene.characters)
     for person in spec["characters"]:
         person["shown"] = shown.get(person["name"], person["name"])
+    spec["camera"] = camera_of(frame.spec, shown)
     image = frame.image()
     return {
         "index": index,

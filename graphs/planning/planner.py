@@ -5,14 +5,20 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-from graphs.planning.beats import Beat, read_beats, tell
+from graphs.planning.beats import Beat, pair, read_beats, tell
+from graphs.planning.camera import Camera, cover_dialogue, first_camera
 from graphs.planning.coverage import beat_for, cover_everyone, pick_cast, scene_kind, shot_sequence, tighten
 from graphs.planning.place import find_lighting, find_setting
 from graphs.planning.prompt_writer import write_prompt
 from graphs.state import Character, FrameSpec, Placement, Scene
+from prompts.camera import camera_phrase
 from prompts.shot_types import BY_NUMBER, ShotType, negative_prompt, strip_opening
 
 DEFAULT_FRAMES = 8
+SEEN_FROM_BEHIND = "seen from behind, one shoulder in the foreground"
+"""What the person whose shoulder an over-the-shoulder shot looks past does in its prompt."""
+REACTING = "listens and reacts"
+"""What the one person of a reaction shot does."""
 
 
 def frame_seed(scene: Scene, index: int) -> int:
@@ -49,9 +55,26 @@ def restage(scene: Scene, spec: FrameSpec, shot: ShotType) -> FrameSpec:
         people = {p.name: p for p in scene.characters}
         staged = [(people[c.name], c.position, c.action) for c in spec.characters if c.name in people]
         prompt = write_prompt(shot, staged, scene.characters, spec.setting, spec.lighting, spec.subject,
-                              scene.style)
+                              scene.style, camera_of(spec, people))
     return spec.model_copy(update={"shot_type": shot.slug, "prompt": prompt,
                                    "negative_prompt": negative_prompt(shot.slug)})
+
+
+def camera_of(spec: FrameSpec | Camera, people: dict[str, Character]) -> str:
+    """The camera sentence of a frame's prompt, naming whose shoulder or eyes by token and class word."""
+    toward = pair(people[spec.toward]) if spec.toward in people else ""
+    return camera_phrase(spec.framing, spec.angle, spec.movement, toward)
+
+
+def _subject(shot: ShotType, beat: Beat, names: list[str]) -> str:
+    """What an insert shows: the beat's object, for a detail shot or a close frame with nobody in it."""
+    return beat.prop if (shot.slug == "detail" or not names) and shot.rank <= 5 else ""
+
+
+def _staged_action(camera: Camera, name: str, beat: Beat) -> str:
+    if camera.framing == "over_the_shoulder" and name == camera.toward:
+        return SEEN_FROM_BEHIND
+    return REACTING if camera.framing == "reaction" else beat.actions.get(name, "")
 
 
 def _next_beat(chosen: list[int], index: int, beats: int) -> int:
@@ -82,7 +105,12 @@ class RulesPlanner:
         setting = find_setting(scene.description, kind, scene.setting)
         lighting = find_lighting(scene.description, scene.lighting)
         said = [tell(beats[chosen[i]:_next_beat(chosen, i, len(beats))]) for i in range(count)]
-        return [self._spec(scene, i, shots[i], beats[chosen[i]], visible[i], setting, lighting, said[i])
+        told = [beats[b] for b in chosen]
+        cameras = [first_camera(kind, i, shots[i], told[i], visible[i], _subject(shots[i], told[i], visible[i]))
+                   for i in range(count)]
+        if kind == "dialogue":
+            cover_dialogue(cameras, shots, told, visible)
+        return [self._spec(scene, i, shots[i], told[i], visible[i], setting, lighting, said[i], cameras[i])
                 for i in range(count)]
 
     def extra(self, scene: Scene, action: str, shot: ShotType | None, seed: int) -> FrameSpec:
@@ -111,7 +139,8 @@ class RulesPlanner:
         kind = scene_kind(scene.description)
         setting = find_setting(scene.description, kind, scene.setting)
         lighting = find_lighting(scene.description, scene.lighting)
-        spec = self._spec(scene, 0, shot, beat, names, setting, lighting)
+        camera = first_camera(kind, 1, shot, beat, names, _subject(shot, beat, names))
+        spec = self._spec(scene, 0, shot, beat, names, setting, lighting, camera=camera)
         return spec.model_copy(update={"seed": seed})
 
     def _cast_per_frame(self, shots: list[ShotType], beats: list[Beat], cast: list[str]) -> list[list[str]]:
@@ -128,15 +157,18 @@ class RulesPlanner:
         return visible
 
     def _spec(self, scene: Scene, index: int, shot: ShotType, beat: Beat, names: list[str],
-              setting: str, lighting: str, said: str = "") -> FrameSpec:
+              setting: str, lighting: str, said: str = "", camera: Camera | None = None) -> FrameSpec:
+        camera = camera or Camera()
         people = {p.name: p for p in scene.characters}
         positions = place(names, home_sides(scene.characters))
-        staged = [(people[n], pos, beat.actions.get(n, "")) for n, pos in zip(names, positions)]
-        subject = beat.prop if (shot.slug == "detail" or not names) and shot.rank <= 5 else ""
-        prompt = write_prompt(shot, staged, scene.characters, setting, lighting, subject, scene.style)
+        staged = [(people[n], pos, _staged_action(camera, n, beat)) for n, pos in zip(names, positions)]
+        subject = _subject(shot, beat, names)
+        prompt = write_prompt(shot, staged, scene.characters, setting, lighting, subject, scene.style,
+                              camera_of(camera, people))
         return FrameSpec(
             shot_type=shot.slug, prompt=prompt, negative_prompt=negative_prompt(shot.slug),
             characters=[Placement(name=person.name, class_word=person.class_word, position=pos, action=action)
                         for person, pos, action in staged],
             setting=setting, lighting=lighting, seed=frame_seed(scene, index), action=said or beat.said,
-            subject=subject)
+            subject=subject, framing=camera.framing, angle=camera.angle, movement=camera.movement,
+            toward=camera.toward)

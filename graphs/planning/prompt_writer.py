@@ -61,14 +61,15 @@ def _opener(shot: ShotType, shown: list[Character], setting: str, lighting: str,
 
 
 def write_prompt(shot: ShotType, staged: list[tuple[Character, str, str]], cast: list[Character],
-                 setting: str, lighting: str, subject: str = "", style: str = "") -> str:
+                 setting: str, lighting: str, subject: str = "", style: str = "", camera: str = "") -> str:
     """Return the prompt for one frame.
 
     `staged` lists (character, position, action) for each character in frame; `cast` is the whole
-    cast, so actions never name someone outside the frame.
+    cast, so actions never name someone outside the frame. `camera` is the sentence for the framing, angle
+    and movement (prompts.camera.camera_phrase), right after the opening one.
     """
     shown = [person for person, _, _ in staged]
-    parts = [_opener(shot, shown, setting, lighting, subject)]
+    parts = [_opener(shot, shown, setting, lighting, subject)] + ([camera] if camera else [])
     if shown and shot.slug in _FRAMING:
         parts.append(_FRAMING[shot.slug])
     for person, position, action in staged:

@@ -26,6 +26,8 @@ from tools.export.shot_list import Board, Shot
 FPS = 24
 PUSH_IN = 0.08
 """How much a wide shot is magnified by the end of its push-in (1.0 to 1.08)."""
+MOVES = ("push_in", "pull_out", "pan")
+"""The camera movements the animatic plays; the others (tilt, tracking, handheld) hold the picture still."""
 WIDE = frozenset(t.slug for t in sorted(SHOT_TYPES, key=lambda t: t.rank)[-3:])
 """The three shot types farthest from the subject (full, long, extreme long): the ones that push in."""
 GIF_STEPS = 6
@@ -59,7 +61,8 @@ def write_animatic(board: Board, path: Path, fps: int = FPS, captions: bool = Fa
     """Write the animatic as an MP4 (path ends in .mp4) or a GIF (.gif) and return its length in seconds.
 
     `captions` burns a bar with the frame number, shot name and first line into the bottom of each frame;
-    `push_in` slowly magnifies wide shots; `width` scales the frames (the height follows the first image).
+    A shot planned to push in, pull out or pan moves that way; `push_in` slowly magnifies the still wide shots
+    too; `width` scales the frames (the height follows the first image).
     The file is written under a temporary name, read back, and renamed only when it holds every frame, so
     a failure (a full disk included) never leaves half of one and keeps the earlier file.
     """
@@ -146,10 +149,10 @@ def _write_mp4(board: Board, path: Path, counts: list[int], fps: int, size: tupl
                                 output_params=["-movflags", "+faststart"])
     try:
         for shot, count in zip(board.shots, counts):
-            moving = push_in and shot.shot_type in WIDE
-            for image in _pictures(board, shot, size, count if moving else 1, moving, captions):
+            motion = motion_of(shot, push_in)
+            for image in _pictures(board, shot, size, count if motion else 1, motion, captions):
                 pixels = np.asarray(image)
-                for _ in range(1 if moving else count):
+                for _ in range(1 if motion else count):
                     writer.append_data(pixels)
     finally:
         writer.close()
@@ -159,27 +162,38 @@ def _write_mp4(board: Board, path: Path, counts: list[int], fps: int, size: tupl
 def _write_gif(board: Board, path: Path, counts: list[int], fps: int, size: tuple[int, int],
                captions: bool, push_in: bool) -> int:
     """Write the shots as an animated GIF; return how many milliseconds it lasts."""
-    steps = [max(1, round(count / fps * GIF_STEPS)) if push_in and shot.shot_type in WIDE else 1
+    steps = [max(1, round(count / fps * GIF_STEPS)) if motion_of(shot, push_in) else 1
              for shot, count in zip(board.shots, counts)]
     # Each step's share of its shot, in seconds; GIF delays are stored in hundredths of a second.
     shares = [count / fps / n for count, n in zip(counts, steps) for _ in range(n)]
     delays = [10 * cs for cs in split_on_total(shares, 100)]
     frames = (image for shot, n in zip(board.shots, steps)
-              for image in _pictures(board, shot, size, n, n > 1, captions))
+              for image in _pictures(board, shot, size, n, motion_of(shot, push_in) if n > 1 else "", captions))
     first = next(frames)
     # Pillow merges a picture identical to the one before into it, adding up their delays.
     first.save(path, format="GIF", save_all=True, append_images=frames, duration=delays, loop=0)
     return sum(delays)
 
 
-def _pictures(board: Board, shot: Shot, size: tuple[int, int], steps: int, moving: bool,
+def motion_of(shot: Shot, push_in: bool) -> str:
+    """How the animatic moves over a shot: the shot's own push in, pull out or pan; with `push_in`, a still wide
+    shot pushes in too; "" holds it still."""
+    if shot.movement in MOVES:
+        return shot.movement
+    return "push_in" if push_in and shot.shot_type in WIDE else ""
+
+
+def _pictures(board: Board, shot: Shot, size: tuple[int, int], steps: int, motion: str,
               captions: bool) -> Iterator[Image.Image]:
-    """Yield `steps` pictures of a shot, pushing in from 1.0 to 1 + PUSH_IN when `moving`."""
+    """Yield `steps` pictures of a shot moving as `motion` says: pushing in from 1.0 to 1 + PUSH_IN, pulling out
+    the other way, or panning left to right across the picture magnified by 1 + PUSH_IN."""
     base = _load(board, shot, size)
     overlay = _caption_layer(shot, size) if captions else None
     for step in range(steps):
-        scale = 1 + PUSH_IN * step / (steps - 1) if moving and steps > 1 else 1.0
-        image = _zoom(base, scale) if scale != 1.0 else base.copy()
+        done = step / (steps - 1) if motion and steps > 1 else 0.0
+        scale, shift = {"push_in": (1 + PUSH_IN * done, 0.0), "pull_out": (1 + PUSH_IN * (1 - done), 0.0),
+                        "pan": (1 + PUSH_IN, 2 * done - 1)}.get(motion, (1.0, 0.0))
+        image = _zoom(base, scale, shift) if scale != 1.0 else base.copy()
         if overlay is not None:
             image.paste(overlay, (0, 0), overlay)
         yield image
@@ -207,11 +221,13 @@ def _frame_size(board: Board, width: int | None, even: bool) -> tuple[int, int]:
     return w, h
 
 
-def _zoom(image: Image.Image, scale: float) -> Image.Image:
-    """Magnify the centre of an image by `scale`, keeping its size."""
+def _zoom(image: Image.Image, scale: float, shift: float = 0.0) -> Image.Image:
+    """Magnify an image by `scale`, keeping its size: its centre, or with `shift` from -1 (the left edge) to 1
+    (the right edge) a window that far along."""
     w, h = image.size
     cw, ch = w / scale, h / scale
-    box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
+    left = (w - cw) / 2 * (1 + shift)
+    box = (left, (h - ch) / 2, left + cw, (h + ch) / 2)
     return image.resize((w, h), Image.Resampling.BICUBIC, box=box)
 
 
@@ -221,7 +237,7 @@ def _caption_layer(shot: Shot, size: tuple[int, int]) -> Image.Image:
     points = max(8, round(h / 28))
     pad = max(2, points // 2)
     text = shot.dialogue[0].line() if shot.dialogue else shot.action
-    title = f"Frame {shot.number} \u00b7 {shot.shot_name}"
+    title = f"Frame {shot.number} \u00b7 {shot.shot_name}" + (f", {shot.camera}" if shot.camera else "")
     lines = _wrap(title, points, w - 2 * pad, 1) + _wrap(text, points, w - 2 * pad, 2)
     step = max(points + max(1, points // 4), fonts.line_height(points))
     top = max(0, h - (len(lines) * step + 2 * pad))

@@ -64,7 +64,7 @@ def _parts(board: Board) -> list[str]:
     """Return every text the sheet may print."""
     parts = [board.title, board.description]
     for shot in board.shots:
-        parts += [shot.shot_name, shot.action, *(f"{n} {p}" for n, p in shot.characters)]
+        parts += [shot.shot_name, shot.camera, shot.action, *(f"{n} {p}" for n, p in shot.characters)]
         parts += [said.line() for said in shot.dialogue]
     return parts
 
@@ -123,6 +123,7 @@ def _panel(pdf: SheetPDF, board: Board, shot: Shot, x: float, y: float, width: f
     pdf.use(size, grey=90)
     budget = int((height - box - 1) / step) - 1
     who = pdf.cut(pdf.wrap(pdf.clean(", ".join(f"{n} ({p})" for n, p in shot.characters)), width), width, 1)
+    who = pdf.cut(pdf.wrap(pdf.clean(shot.camera), width), width, 1) + who if shot.camera else who
     action = pdf.wrap(pdf.clean(shot.action), width)
     spoken = [line for said in shot.dialogue for line in pdf.wrap(pdf.clean(said.line()), width)]
     room = budget - len(who)

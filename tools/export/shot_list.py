@@ -13,11 +13,12 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from prompts.camera import ANGLES, FRAMINGS, MOVEMENTS, camera_words
 from tools.errors import ExportRefused, FieldError, FileRefused
 from tools.files import atomic
 from tools.files.bounded import STORYBOARD_LIMIT, read_text
 
-COLUMNS = ("number", "shot_type", "shot_name", "characters", "setting", "lighting", "action", "dialogue",
+COLUMNS = ("number", "shot_type", "shot_name", "framing", "angle", "movement", "camera", "characters", "setting", "lighting", "action", "dialogue",
            "duration", "image", "seed", "clip_score")
 """The shot list's columns, in order."""
 
@@ -59,6 +60,11 @@ class Shot:
     """The shot's image, relative to the storyboard folder ("frames/shot_0.png")."""
     seed: int
     clip_score: float | None = None
+    framing: str = "single"
+    angle: str = "eye_level"
+    movement: str = "static"
+    camera: str = ""
+    """The camera in a crew's words ("over Tomas's shoulder, low angle, push in"); empty for the defaults."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,13 @@ def _text(value: object, key: str) -> str:
     return value
 
 
+def _choice(frame: dict, key: str, known: dict, default: str) -> str:
+    value = frame.get(key, default)
+    if value not in known:
+        raise FieldError(f"{key}: expected one of {', '.join(known)}, got {_shown(value)}")
+    return value
+
+
 def _shot(frame: object) -> Shot:
     if not isinstance(frame, dict):
         raise FieldError(f"expected an object with index, shot_type, duration and seed, got {_shown(frame)}")
@@ -167,7 +180,11 @@ def _shot(frame: object) -> Shot:
         raise FieldError(f"critique: expected an object, got {_shown(critique)}")
     score = critique.get("clip_score")
     image = frame.get("image") or f"frames/shot_{number}.png"
+    camera = [_choice(frame, key, known, default) for key, known, default in
+              (("framing", FRAMINGS, "single"), ("angle", ANGLES, "eye_level"), ("movement", MOVEMENTS, "static"))]
     return Shot(
+        framing=camera[0], angle=camera[1], movement=camera[2],
+        camera=_text(frame["camera"], "camera") if "camera" in frame else camera_words(*camera),
         number=number, shot_type=_text(frame["shot_type"], "shot_type"),
         shot_name=_text(frame["shot_name"], "shot_name"),
         characters=[(str(c["shown"] if "shown" in c else c["name"]), str(c["position"]))

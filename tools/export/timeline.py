@@ -47,6 +47,7 @@ def _clip(board: Board, shot: Shot, count: int, fps: int) -> otio.schema.Clip:
     metadata = {
         "shotsmith": {
             "number": shot.number, "shot_type": shot.shot_type, "shot_name": shot.shot_name,
+            "framing": shot.framing, "angle": shot.angle, "movement": shot.movement, "camera": shot.camera,
             "duration": shot.duration, "action": shot.action, "setting": shot.setting,
             "lighting": shot.lighting, "image": shot.image, "seed": shot.seed,
             "characters": [{"name": name, "position": position} for name, position in shot.characters],

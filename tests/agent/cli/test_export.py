@@ -132,3 +132,19 @@ def test_people_read_the_cast_by_name_in_every_format(board, tmp_path):
     for clip in timeline.find_clips():
         words = json.dumps(dict(clip.metadata["shotsmith"]), default=str).lower()
         assert not any(token in words for token in tokens), words
+
+
+def test_the_camera_reaches_the_shot_list_and_the_timeline(board):
+    result = invoke("export", board, "--format", "csv,json,otio")
+    assert result.exit_code == 0, result.output + result.stderr
+    shots = read_board(board).shots
+    document = json.loads((board / "storyboard.json").read_text(encoding="utf-8"))
+    assert [s.framing for s in shots] == [f["framing"] for f in document["frames"]]
+    assert any(s.camera for s in shots) and shots[0].angle == "high" and shots[0].camera == "high angle"
+    table = read_csv(board / "shot_list.csv")
+    assert [(r["framing"], r["angle"], r["movement"], r["camera"]) for r in table] == [
+        (s.framing, s.angle, s.movement, s.camera) for s in shots]
+    listed = json.loads((board / "shot_list.json").read_text(encoding="utf-8"))["shots"]
+    assert [r["camera"] for r in listed] == [s.camera for s in shots]
+    timeline = otio.adapters.read_from_file(str(board / "timeline.otio"))
+    assert [clip.metadata["shotsmith"]["camera"] for clip in timeline.find_clips()] == [s.camera for s in shots]

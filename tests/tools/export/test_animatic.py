@@ -7,6 +7,7 @@ import json
 import math
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -238,3 +239,20 @@ def test_gif_push_in_adds_steps_within_the_shot_length(tmp_path):
     assert len(frames) == 6 + 1
     assert sum(delay for _, delay in frames[:6]) == 1000 and frames[6][1] == 1000
     assert np.abs(frames[0][0].astype(int) - frames[5][0]).mean() > 20
+
+
+def test_each_shot_moves_as_planned_push_in_pull_out_and_pan(tmp_path):
+    """A close-up planned to push in magnifies over its length, a pull out goes the other way, a pan slides
+    across the picture, and a tracking shot (a still picture cannot track) holds."""
+    board = make_board(tmp_path, [(None, 0.5, "close_up")] * 4, size=(96, 64))
+    moves = ("push_in", "pull_out", "pan", "tracking")
+    board = replace(board, shots=[replace(shot, movement=move) for shot, move in zip(board.shots, moves)])
+    write_animatic(board, tmp_path / "moves.mp4")
+    with imageio.get_reader(tmp_path / "moves.mp4") as reader:
+        frames = [frame.astype(int) for frame in reader.iter_data()]
+    push, pull, pan, track = (frames[i * 12:(i + 1) * 12] for i in range(4))
+    still = np.asarray(Image.open(tmp_path / "frames" / "shot_0.png").convert("RGB")).astype(int)
+    assert np.abs(push[0] - still).mean() < 12 < np.abs(push[-1] - still).mean()
+    assert np.abs(pull[-1] - still).mean() < 12 < np.abs(pull[0] - still).mean()
+    assert np.abs(pan[0] - pan[-1]).mean() > 20 and np.abs(pan[0] - still).mean() > 12
+    assert np.abs(track[0] - track[-1]).mean() < 3
