@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from prompts.camera import Angle, Framing, Movement
+
 
 class _Command(BaseModel):
     """Base of every command: field notes become descriptions in the JSON schema a chat model fills in."""
@@ -27,6 +29,44 @@ class Rewrite(_Command):
     kind: Literal["rewrite"] = "rewrite"
     frame: int
     prompt: str
+    whole: bool = False
+    """True when the person said outright that the whole prompt goes ("frame 2: prompt: ..."); otherwise a text
+    that would drop the frame's cast or setting is asked about first."""
+
+
+class Resize(_Command):
+    """Frame a shot tighter (negative steps) or wider (positive) along the shot sizes, keeping all else."""
+
+    kind: Literal["resize"] = "resize"
+    frame: int
+    steps: int
+
+
+class SetCamera(_Command):
+    """Change a frame's framing, angle or movement; what is left None stays as it is."""
+
+    kind: Literal["set_camera"] = "set_camera"
+    frame: int
+    framing: Framing | None = None
+    angle: Angle | None = None
+    movement: Movement | None = None
+    who: str = ""
+    """The character the framing is about, as typed: the one an over-the-shoulder shot looks at, whose point of
+    view it is, who reacts, who is in a single or joins a two-shot."""
+    shoulder: str = ""
+    """Whose shoulder an over-the-shoulder shot looks past, as typed."""
+    subject: str = ""
+    """What an insert shows ("the letter")."""
+    behind: bool = False
+    """The character (`who`, or the frame's only one) is seen from behind."""
+
+
+class Hold(_Command):
+    """Hold a frame longer or shorter in the animatic, by half as much again."""
+
+    kind: Literal["hold"] = "hold"
+    frame: int
+    longer: bool
 
 
 class Regenerate(_Command):
@@ -193,13 +233,17 @@ class Refusal(Clarify):
 
 
 Command = (SetShot | Rewrite | Regenerate | Pick | Inpaint | ChooseMask | Swap | Remove | Undo | Export | SetDuration
-           | Append | MoveCharacter | AddFrame | Duplicate | MoveFrame | SetStyle | SetSetting | Clarify)
+           | Append | MoveCharacter | AddFrame | Duplicate | MoveFrame | SetStyle | SetSetting | Resize | SetCamera | Hold
+           | Clarify)
 
-HELP = ('try "frame 3: close-up", "frame 2: <new prompt>", "frame 2: add <more words>", "regenerate 5", '
-        '"regenerate all", "frame 4: candidate 1", "frame 4: inpaint box 120,60,380,500 with <what to draw>", '
-        '"frame 3: kaitoyosuke on the left", "add a frame after 3: <what happens>", "duplicate 2", '
-        '"move frame 5 to 2", "swap 2 and 4", "remove 6", "style: <look>", "steps 30", "size 768x512", '
-        '"frame 3: 2.5s", "undo", "export" or "export mp4, gif, csv, otio"')
+HELP = ('try "frame 3: close-up", "frame 3: tighter" or "wider", "frame 3: two-shot", "frame 3: over the shoulder '
+        'on <name>", "frame 3: POV of <name>", "frame 3: reaction shot of <name>", "frame 3: low angle", '
+        '"frame 3: push in", "frame 3: insert of the letter", "frame 3: hold longer", "frame 2: <new prompt>", '
+        '"frame 2: add <more words>", "regenerate 5", "regenerate all", "frame 4: candidate 1", '
+        '"frame 4: inpaint box 120,60,380,500 with <what to draw>", "frame 3: <name> on the left", '
+        '"add a frame after 3: <what happens>", "duplicate 2", "move frame 5 to 2", "swap 2 and 4", "remove 6", '
+        '"style: <look>", "steps 30", "size 768x512", "frame 3: 2.5s", "undo", "export" or '
+        '"export mp4, gif, csv, otio"')
 
 
 REFUSED = "error: "

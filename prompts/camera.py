@@ -59,13 +59,12 @@ looks through, who reacts."""
 def camera_phrase(framing: str, angle: str, movement: str, toward: str = "") -> str:
     """The prompt sentence for the camera, or "" for a static single at eye level.
 
-    `toward` is the "token class" of whose shoulder or eyes it is, for those framings.
+    `toward` is the "token class" of whose shoulder it is. A point-of-view shot never names whose eyes it looks
+    through: that person is not in the frame, and naming them would draw them.
     """
     parts = []
     if framing == "over_the_shoulder" and toward:
         parts.append(f"over-the-shoulder shot from behind {toward}")
-    elif framing == "pov" and toward:
-        parts.append(f"point-of-view shot through the eyes of {toward}")
     elif FRAMINGS[framing].phrase:
         parts.append(FRAMINGS[framing].phrase)
     parts += [choice.phrase for choice in (ANGLES[angle], MOVEMENTS[movement]) if choice.phrase]
@@ -89,3 +88,8 @@ def camera_words(framing: str, angle: str, movement: str, toward: str = "", subj
     parts += [choice.label for choice, default in ((ANGLES[angle], "eye_level"), (MOVEMENTS[movement], "static"))
               if choice.slug != default]
     return ", ".join(parts)
+
+
+def with_article(words: str) -> str:
+    """ "a two-shot", "an extreme close-up", "an American shot": the article a sentence needs before the words."""
+    return ("an " if words[:1].lower() in "aeiou" else "a ") + words

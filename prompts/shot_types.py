@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from prompts.camera import with_article
+
 
 @dataclass(frozen=True)
 class ShotType:
@@ -26,6 +28,11 @@ class ShotType:
     """Terms added to the negative prompt to keep the framing from drifting."""
     rank: int
     """Camera distance: 0 for a detail insert, 1 (closest) to 8 (farthest)."""
+
+    @property
+    def spoken(self) -> str:
+        """The name inside a sentence, with its article: "a close-up", "an extreme close-up", "an American shot"."""
+        return with_article(self.name if self.slug == "american" else self.name.lower())
 
 
 SHOT_TYPES: tuple[ShotType, ...] = (

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from agent.cli.chat_views import shot_list_table
 from agent.cli.display import Report, show
 from agent.cli.options import (AllowPickle, Candidates, CastFile, Frames, Guidance, LlmModel, Planner, Renderer,
                                SceneFile, SceneLibrary, SceneNumber, Scheduler, Seed, Shots, Steps)
@@ -54,6 +55,8 @@ class Run:
     candidates: int = 1
     seed: int | None = None
     allow_pickle: bool = False
+    quiet: bool = False
+    """Leave out the shot list table printed before the summary."""
 
 
 def run(
@@ -77,12 +80,14 @@ def run(
     candidates: Candidates = 1,
     seed: Seed = None,
     allow_pickle: AllowPickle = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the shot list table.")] = False,
 ) -> None:
-    """Plan and render a storyboard, then apply each --then correction in order."""
+    """Plan and render a storyboard, then apply each --then correction in order, and print the shot list."""
     run_storyboard(Run(scene=scene, out=out, scene_number=scene_number, cast=cast, frames=frames, shots=shots,
                        planner=planner, llm_model=llm_model, renderer=renderer, then=then or [], resume=resume,
                        width=width, height=height, library=library, steps=steps, guidance=guidance,
-                       scheduler=scheduler, candidates=candidates, seed=seed, allow_pickle=allow_pickle))
+                       scheduler=scheduler, candidates=candidates, seed=seed, allow_pickle=allow_pickle,
+                       quiet=quiet))
 
 
 def run_storyboard(request: Run) -> None:
@@ -100,6 +105,8 @@ def run_storyboard(request: Run) -> None:
         pending = (_continue(session, then, report) if request.resume
                    else _start(session, story, settings, report, then))
         _apply(session, pending, report)
+    if not request.quiet and session.state().frames:
+        console.print(shot_list_table(session.state(), console.width))
     summary(session.state(), out, report)
     session.close()
     if report.questions and not report.errors:

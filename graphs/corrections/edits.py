@@ -9,9 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphs.commands import (ALWAYS_WRITTEN, ASKED, DURATION_RANGE, AddFrame, Append, Clarify, Command, Duplicate,
-                             Export, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Rewrite, SetDuration,
-                             SetSetting, SetShot, SetStyle, Swap, Undo)
+                             Export, Hold, MoveCharacter, MoveFrame, Pick, Regenerate, Remove, Resize, Rewrite,
+                             SetCamera, SetDuration, SetSetting, SetShot, SetStyle, Swap, Undo)
 from graphs.context import Planner
+from graphs.corrections.camera_edits import hold, resize, set_camera
+from graphs.corrections.findings import findings
 from graphs.corrections.frame_edits import (append_sentence, check_frame, move_character, next_seed, restaged,
                                             rewrite_prompt, shot_named)
 from graphs.corrections.history import restore, settle
@@ -63,7 +65,7 @@ def _set_shot(draft: _Draft, command: SetShot, planner: Planner) -> str:
     frames, i = draft.frames, check_frame(draft.frames, command.frame)
     shot = shot_named(command.shot_type)
     frames[i] = frames[i].model_copy(update={"spec": planner.restage(draft.scene, frames[i].spec, shot)})
-    return f"frame {i} is now a {shot.name.lower()}"
+    return f"frame {i} is now {shot.spoken}"
 
 
 def _rewrite(draft: _Draft, command: Rewrite, planner: Planner) -> str:
@@ -83,10 +85,14 @@ def _append(draft: _Draft, command: Append, planner: Planner) -> str:
     return f"frame {i}: added \"{text}\" to the prompt"
 
 
-def _move_character(draft: _Draft, command: MoveCharacter, planner: Planner) -> str:
-    frames, i = draft.frames, check_frame(draft.frames, command.frame)
-    frames[i], note = move_character(draft.scene, frames[i], i, command, planner)
-    return note
+def _one_frame(change: Callable[[Scene, Frame, int, Command, Planner], tuple[Frame, str]]
+               ) -> Callable[[_Draft, Command, Planner], str]:
+    """An edit of the one frame a command names, made by `change`, which returns the frame and what changed."""
+    def apply(draft: _Draft, command: Command, planner: Planner) -> str:
+        frames, i = draft.frames, check_frame(draft.frames, command.frame)
+        frames[i], note = change(draft.scene, frames[i], i, command, planner)
+        return note
+    return apply
 
 
 def _regenerate(draft: _Draft, command: Regenerate, planner: Planner) -> str:
@@ -143,7 +149,7 @@ def _add_frame(draft: _Draft, command: AddFrame, planner: Planner) -> str:
     scene = draft.scene
     frame = _new_frame(draft, lambda n: planner.extra(scene, action, shot, frame_seed(scene, n)))
     frames.insert(at, frame)
-    return f"added frame {at}, a {shot_named(frame.spec.shot_type).name.lower()}"
+    return f"added frame {at}, {shot_named(frame.spec.shot_type).spoken}"
 
 
 def _duplicate(draft: _Draft, command: Duplicate, planner: Planner) -> str:
@@ -187,7 +193,8 @@ def _set_setting(draft: _Draft, command: SetSetting, planner: Planner) -> str:
 
 
 EDITS: dict[type, Callable[[_Draft, Command, Planner], str]] = {
-    SetShot: _set_shot, Rewrite: _rewrite, Append: _append, MoveCharacter: _move_character,
+    SetShot: _set_shot, Rewrite: _rewrite, Append: _append, MoveCharacter: _one_frame(move_character),
+    Resize: _one_frame(resize), SetCamera: _one_frame(set_camera), Hold: _one_frame(hold),
     Regenerate: _regenerate, SetDuration: _set_duration, Pick: _pick_candidate, Swap: _swap, Remove: _remove,
     AddFrame: _add_frame, Duplicate: _duplicate, MoveFrame: _move_frame, SetStyle: _set_style,
     SetSetting: _set_setting,
@@ -244,7 +251,8 @@ def _edited(state: Storyboard, commands: list[Command], planner: Planner) -> dic
     draft = _Draft(scene=state.scene, settings=state.settings, frames=list(state.frames), next_id=state.next_id,
                    taken=taken)
     notes = [_edit(draft, command, planner) for command in commands]
-    update = {"frames": draft.frames, **remember(state), "next_id": draft.next_id, "notice": "; ".join(notes)}
+    notice = "; ".join(notes) + findings(state.frames, draft.frames, draft.scene.characters)
+    update = {"frames": draft.frames, **remember(state), "next_id": draft.next_id, "notice": notice}
     if draft.scene != state.scene:
         update["scene"] = draft.scene
     if draft.settings != state.settings:

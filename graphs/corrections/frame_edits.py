@@ -9,6 +9,7 @@ from graphs.context import Planner
 from graphs.corrections.phrasing import WHERE_WORDS
 from graphs.errors import CorrectionError
 from graphs.frames.document import shown_names
+from graphs.planning.beats import pair
 from graphs.planning.planner import home_sides, place
 from graphs.state import Character, Frame, FrameSpec, Placement, Scene
 from prompts.shot_types import SHOT_TYPES, ShotType, find_shot, shot_by_slug
@@ -44,7 +45,7 @@ def named(cast: list[Character], text: str) -> list[Character]:
     return [p for p in cast if re.search(rf"\b{re.escape(p.name)}\b", text, re.IGNORECASE)]
 
 
-def _member(cast: list[Character], word: str) -> Character | None:
+def member(cast: list[Character], word: str) -> Character | None:
     """Return the cast member a word names by token or alias (case and punctuation aside), or None."""
     flat = re.sub(r"[^a-z0-9]", "", word.lower())
     for person in cast:
@@ -64,9 +65,32 @@ def _who(people: list[Placement], cast: list[Character]) -> str:
     return ", ".join(names[:-1]) + f" and {names[-1]} are"
 
 
+def with_tokens(cast: list[Character], text: str) -> str:
+    """The person's text with each name they know a character by ("Kaito") written as its token and class word,
+    which is how prompts name people."""
+    for person in cast:
+        for alias in sorted({*person.aliases, person.shown} - {person.name}, key=len, reverse=True):
+            text = re.sub(rf"(?<![\w-]){re.escape(alias)}(?![\w-])(?!\s+{re.escape(person.class_word)}\b)", pair(person),
+                          text)
+    return text
+
+
+def dropped(scene: Scene, spec: FrameSpec, text: str) -> list[str]:
+    """What of the frame a new prompt would lose: the names of its people and its setting that `text` leaves out."""
+    text = with_tokens(scene.characters, text)
+    shown = shown_names(scene.characters)
+    lost = [shown.get(c.name, c.name) for c in spec.characters
+            if not re.search(rf"\b{re.escape(c.name)}\b", text, re.IGNORECASE)]
+    words = [w for w in re.findall(r"[a-z]{4,}", spec.setting.lower()) if w not in ("with", "from", "into")]
+    if words and not any(re.search(rf"\b{w}", text, re.IGNORECASE) for w in words):
+        lost.append(spec.setting)
+    return lost
+
+
 def rewrite_prompt(scene: Scene, frame: Frame, text: str) -> Frame:
     """Return the frame with the person's own prompt; the cast it names are in the frame, each on a side."""
     cast = scene.characters
+    text = with_tokens(cast, text)
     named_here = named(cast, text)
     old = {c.name: c for c in frame.spec.characters}
     positions = place([p.name for p in named_here], home_sides(cast)) if named_here else []
@@ -95,9 +119,10 @@ def append_sentence(scene: Scene, frame: Frame, number: int, text: str) -> Frame
 
     Cast members the text names who were not in the frame join it, and everyone's side is worked out again.
     """
+    text = with_tokens(scene.characters, text)
     sentence = text if text[-1] in ".!?" else text + "."
     first = sentence.split()[0]
-    if first.islower() and _member(scene.characters, first) is None:
+    if first.islower() and member(scene.characters, first) is None:
         sentence = sentence[0].upper() + sentence[1:]
     base = frame.spec.prompt.rstrip()
     if base and base[-1] not in ".!?":
@@ -111,7 +136,7 @@ def append_sentence(scene: Scene, frame: Frame, number: int, text: str) -> Frame
 def move_character(scene: Scene, frame: Frame, number: int, command: MoveCharacter,
                    planner: Planner) -> tuple[Frame, str]:
     """Return the frame with a character moved, and a note; whoever stood there takes the old place."""
-    person = _member(scene.characters, command.character)
+    person = member(scene.characters, command.character)
     token = person.name if person else command.character
     said = person.shown if person else command.character
     spec = frame.spec

@@ -6,6 +6,7 @@ import re
 
 from graphs.commands import (Append, ChooseMask, Clarify, Command, Duplicate, Inpaint, MoveCharacter, MoveFrame, Pick,
                              Regenerate, Remove, Rewrite, SetShot)
+from graphs.corrections.film_words import film_commands
 from graphs.corrections.phrasing import (CHOOSE, CHOOSE_ORDINAL, DUPLICATE_BARE, FLAGS, MASK, ONE, POSITION, REGEN_BARE,
                                          REMOVE_BARE, WHO, Rule, Said, on_whole, ordinal_of, plain_text, position_of,
                                          read_by, read_number, shot_of)
@@ -22,6 +23,8 @@ _APPEND_HERE = re.compile(r"^(?:\+=?|(?:also\s+|and\s+)?(?:add|append)\b\s*:?)\s
 _MOVE_HERE = re.compile(r"^(?:move|put|place|shift)(?:\s+(?:it|this))?\s+to\s+"
                         r"(?:(?:position|place|slot|index|spot)\s*)?"
                         r"#?(\d+)$", re.IGNORECASE)
+_WHOLE_PROMPT = re.compile(r"^(?:(?:new|whole)\s+)?prompt\s*[:=]\s*(.+)$|^replace\s+(?:it|the\s+(?:whole\s+)?prompt)\s+"
+                           r"with\s*:?\s*(.+)$", FLAGS)
 _STAND = re.compile(rf"^(?:(?P<verb>move|put|place|stand|have|shift)\s+)?{WHO}\s+"
                     rf"(?P<prep>(?:to|on|at|in|over)\s+(?:the\s+)?)?{POSITION}$", re.IGNORECASE)
 
@@ -72,6 +75,8 @@ def _standing(said: Said) -> re.Match | None:
 
 
 FRAME_RULES: list[Rule] = [
+    (on_whole(_WHOLE_PROMPT), lambda n, match: Rewrite(frame=n, prompt=(match.group(1) or match.group(2)).strip(),
+                                                       whole=True)),
     (REGEN_BARE, lambda n, _: Regenerate(frame=n)),
     (on_whole(_INPAINT_WORD), lambda n, match: inpaint(n, match.string)),
     (MASK, lambda n, match: ChooseMask(frame=n, mask=read_number(match.group(1)))),
@@ -83,21 +88,22 @@ FRAME_RULES: list[Rule] = [
     (_MOVE_HERE, lambda n, match: MoveFrame(frame=n, to=read_number(match.group(1)))),
     (lambda said: said, lambda n, said: read_duration(n, said.plain)),
     (lambda said: shot_of(said.plain), lambda n, shot: SetShot(frame=n, shot_type=shot.slug)),
+    (lambda said: said, lambda n, said: film_commands(n, said.plain)),
     (_standing, lambda n, match: MoveCharacter(frame=n, character=match.group("who"),
                                                position=position_of(match.group("pos")))),
 ]
 """What may follow "frame N:", tried in order; text no rule reads is a new prompt."""
 
 
-def frame_command(number: int, rest: str, marked: bool = True) -> Command:
+def frame_command(number: int, rest: str, marked: bool = True) -> list[Command]:
     """Read what follows "frame N:"; without the colon (or arrow) `rest` is never taken as a whole new prompt."""
     rest = rest.strip()
     if not rest:
         raise CorrectionError(f"say what to change in frame {number}: a shot type or a new prompt")
     command = read_by(FRAME_RULES, Said(whole=rest, plain=plain_text(rest)), number)
     if command is not None:
-        return command
+        return command if isinstance(command, list) else [command]
     if not marked:
-        return Clarify(question=f'to give frame {number} a new prompt, write "frame {number}: <the new prompt>"; '
-                                f'to add words, "frame {number}: add <words>"')
-    return Rewrite(frame=number, prompt=rest)
+        return [Clarify(question=f'to give frame {number} a new prompt, write "frame {number}: <the new prompt>"; '
+                                 f'to add words, "frame {number}: add <words>"')]
+    return [Rewrite(frame=number, prompt=rest)]

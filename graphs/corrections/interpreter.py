@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from graphs.commands import Clarify, Command, Refusal
+from graphs.commands import Clarify, Command, Refusal, Rewrite
+from graphs.corrections.frame_edits import dropped
 from graphs.corrections.rules import interpret_rules
 from graphs.state import Storyboard
 from prompts.shot_types import SHOT_TYPES
@@ -63,6 +64,20 @@ MAX_MESSAGE = 4000
 """The longest correction read, in characters; a longer message is refused whole."""
 
 
+def asked_first(commands: list[Command], state: Storyboard) -> list[Command]:
+    """The commands, or a question instead when a new prompt would drop the frame's people or setting unasked."""
+    for command in commands:
+        if isinstance(command, Rewrite) and not command.whole and 0 <= command.frame < len(state.frames):
+            lost = dropped(state.scene, state.frames[command.frame].spec, command.prompt)
+            if lost:
+                n, words = command.frame, " ".join(command.prompt.split())[:60]
+                gone = ", ".join(lost[:-1]) + " and " + lost[-1] if len(lost) > 1 else lost[0]
+                return [Clarify(question=f'"{words}" as the whole prompt of frame {n} would drop {gone}. To replace '
+                                         f'it anyway, say "frame {n}: prompt: {words}"; to add the words, "frame {n}: '
+                                         f'add {words}"')]
+    return commands
+
+
 def interpret(text: str, state: Storyboard, llm: LLM | None = None) -> list[Command]:
     """Return the commands a message asks for, [Clarify(question)], or [Refusal(reason)]; never raises."""
     if len(text) > MAX_MESSAGE:  # neither read by rules nor sent to the model: a correction is a sentence or two
@@ -70,7 +85,7 @@ def interpret(text: str, state: Storyboard, llm: LLM | None = None) -> list[Comm
                                  f"{MAX_MESSAGE:,} characters, such as \"frame 2: close-up\"")]
     commands = interpret_rules(text)
     if llm is None or not isinstance(commands[0], Clarify):
-        return commands
+        return asked_first(commands, state)
     try:
         answer = llm.ask(messages_for(text, state), Interpretation)
     except LLMError as error:  # the rules parser's answer still says what would be understood
@@ -81,4 +96,4 @@ def interpret(text: str, state: Storyboard, llm: LLM | None = None) -> list[Comm
     if answer.question.strip() or questions:
         return [Clarify(question=answer.question.strip() or questions[0])]
     acts = [c for c in answer.commands if not isinstance(c, Clarify)]  # an empty question asks nothing
-    return acts or commands  # with nothing to offer, the rules parser's question or refusal stands
+    return asked_first(acts, state) if acts else commands  # with nothing to offer, the rules parser's question or refusal stands

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from graphs.commands import (HELP, Append, ChooseMask, Clarify, Command, Duplicate, Export, MoveCharacter, Pick,
                              Refusal, Regenerate, Remove, SetShot, SetStyle, Swap, Undo)
+from graphs.corrections.film_words import film_commands
 from graphs.corrections.frame_list import MOVE_FRAME, add_frame, move_frame
 from graphs.corrections.frame_rules import frame_command
 from graphs.corrections.phrasing import (CHOOSE, CHOOSE_ORDINAL, DUPLICATE_BARE, DUPLICATE_WORD, FLAGS, FRAME_REF,
@@ -24,6 +25,7 @@ _FRAME = re.compile(rf"^(?:(?:in|for|on)\s+)?{FRAME_WORD}\s*#?(\d+)\s*(->|→|=>
 _NUMBERED = re.compile(r"^#?(\d+)\s*(?:->|→|=>|:)\s*(.*)$", FLAGS)
 _MAKE_FRAME = re.compile(rf"^(?:make|turn|change|set|switch)\s+{FRAME_WORD}\s*#?(\d+)\s+(?:(?:into|to|in)\s+)?(.+)$",
                          FLAGS)
+_CAMERA_ON = re.compile(rf"^(.+?)\s+(?:on|in|for)\s+{FRAME_REF}$", re.IGNORECASE)
 _REGEN = re.compile(rf"^{REGEN_WORD}\s+(?:(?:on|with|for)\s+)?{FRAME_REF}$", re.IGNORECASE)
 _REGEN_ALL = re.compile(rf"^{REGEN_WORD}\s+(?:all|everything|every\s+(?:frame|shot|panel|one)|"
                         r"all\s+(?:of\s+)?(?:the\s+)?(?:frames|shots|panels|of\s+them|them)|"
@@ -75,10 +77,17 @@ def _asking(question: str) -> Callable[[object], list[Command]]:
 
 def _make_shot(match: re.Match) -> list[Command]:
     number, shot = read_number(match.group(1)), shot_of(match.group(2))
+    if shot is None and (camera := film_commands(number, match.group(2))):
+        return camera
     if shot is None:
         raise CorrectionError(f'frame {number}: expected a shot type such as "close-up" or "long shot"; '
                               f'to give it a new prompt write "frame {number}: <new prompt>"')
     return [SetShot(frame=number, shot_type=shot.slug)]
+
+
+def _which_frame_for_camera(commands: list[Command]) -> list[Command]:
+    return [Clarify(question='which frame? say it with the frame\'s number, e.g. "frame 3: tighter" or '
+                             '"frame 3: low angle"')]
 
 
 def _which_candidate(match: re.Match) -> list[Command]:
@@ -114,13 +123,14 @@ def _look(match: re.Match) -> list[Command]:
 
 
 def _which_frame_for(shot: ShotType) -> list[Command]:
-    name = shot.name.lower()
-    return [Clarify(question=f'which frame should be a {name}? say "frame 3: {name}"')]
+    name = shot.spoken.split(" ", 1)[1]
+    return [Clarify(question=f'which frame should be {shot.spoken}? say "frame 3: {name}"')]
 
 
 RULES: list[Rule] = [
-    (on_whole(_FRAME), lambda m: [frame_command(read_number(m.group(1)), m.group(3), bool(m.group(2)))]),
-    (on_whole(_NUMBERED), lambda m: [frame_command(read_number(m.group(1)), m.group(2))]),
+    (on_whole(_FRAME), lambda m: frame_command(read_number(m.group(1)), m.group(3), bool(m.group(2)))),
+    (on_whole(_NUMBERED), lambda m: frame_command(read_number(m.group(1)), m.group(2))),
+    (_CAMERA_ON, lambda m: film_commands(read_number(m.group(2)), m.group(1))),
     (_MAKE_FRAME, _make_shot),
     (_REGEN, lambda m: [Regenerate(frame=read_number(m.group(1)))]),
     (_REGEN_ALL, lambda _: [Regenerate(frame=None)]),
@@ -148,6 +158,7 @@ RULES: list[Rule] = [
     (lambda said: read_setting(said.plain), found_already),
     (_LOOK, _look),
     (lambda said: not said.plain.isdigit() and shot_of(said.plain), _which_frame_for),
+    (lambda said: film_commands(0, said.plain), _which_frame_for_camera),
 ]
 """Every phrasing the rules read, tried in order: the first rule that fits gives the commands."""
 

@@ -96,7 +96,7 @@ def test_move_character_swaps_sides_and_restages_the_prompt(session, renderer):
 
 
 def test_move_character_by_alias_keeps_a_persons_prompt(session):
-    send(session, "frame 2: kaitoyosuke man, on the left, reads. jiyeonmun woman, on the right, waits.")
+    send(session, "frame 2: prompt: kaitoyosuke man, on the left, reads. jiyeonmun woman, on the right, waits.")
     written = session.state().frames[2].spec.prompt
     after = send(session, "frame 2: Kaito on the right")
     assert {c.name: c.position for c in after.frames[2].spec.characters} == {"kaitoyosuke": "right",
@@ -199,7 +199,7 @@ def test_move_frame_out_of_range_is_refused(session, renderer):
 
 def test_set_style_restages_planner_frames_and_keeps_a_persons_prompt(session, renderer):
     own = "kaitoyosuke man waits in the hall, dim night light"
-    send(session, f"frame 1: {own}")
+    send(session, f"frame 1: prompt: {own}")
     before = session.state()
     calls = renderer.calls
     after = send(session, "style: noir, high contrast")

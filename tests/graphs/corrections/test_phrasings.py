@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphs.commands import (AddFrame, Append, ChooseMask, Clarify, Command, Duplicate, Export, Inpaint, MoveCharacter,
-                             MoveFrame, Pick, Refusal, Regenerate, Remove, Rewrite, SetDuration, SetSetting, SetShot,
-                             SetStyle, Swap, Undo)
+from graphs.commands import (AddFrame, Append, ChooseMask, Clarify, Command, Duplicate, Export, Hold, Inpaint,
+                             MoveCharacter, MoveFrame, Pick, Refusal, Regenerate, Remove, Resize, Rewrite, SetCamera,
+                             SetDuration, SetSetting, SetShot, SetStyle, Swap, Undo)
 from graphs.corrections.rules import interpret_rules, parse_correction
 from graphs.corrections.setting_words import check_setting
 from graphs.errors import CorrectionError
@@ -24,6 +24,38 @@ PHRASINGS = [
     ("frame 3 should be a long shot", [SetShot(frame=3, shot_type="long")]),
     ("change frame 2 to an extreme long shot", [SetShot(frame=2, shot_type="extreme_long")]),
     ("frame 1: a close up shot please", [SetShot(frame=1, shot_type="close_up")]),
+    # camera talk: one size step, framings, angles, movement, holds
+    ("frame 3: tighter", [Resize(frame=3, steps=-1)]),
+    ("make frame 3 tighter", [Resize(frame=3, steps=-1)]),
+    ("frame 3 closer", [Resize(frame=3, steps=-1)]),
+    ("frame 1: wider", [Resize(frame=1, steps=1)]),
+    ("frame 1: pull back", [Resize(frame=1, steps=1)]),
+    ("tighter on 3", [Resize(frame=3, steps=-1)]),
+    ("frame 6: much wider", [Resize(frame=6, steps=2)]),
+    ("frame 6: two steps tighter", [Resize(frame=6, steps=-2)]),
+    ("frame 3: two-shot", [SetCamera(frame=3, framing="two_shot")]),
+    ("make frame 2 a two shot with Tomas", [SetCamera(frame=2, framing="two_shot", who="Tomas")]),
+    ("frame 7: OTS on Tomas", [SetCamera(frame=7, framing="over_the_shoulder", who="Tomas")]),
+    ("frame 7: over the shoulder on Tomas", [SetCamera(frame=7, framing="over_the_shoulder", who="Tomas")]),
+    ("frame 2: over Mara's shoulder", [SetCamera(frame=2, framing="over_the_shoulder", shoulder="Mara")]),
+    ("frame 2: POV of Mara", [SetCamera(frame=2, framing="pov", who="Mara")]),
+    ("frame 2: Mara's point of view", [SetCamera(frame=2, framing="pov", who="Mara")]),
+    ("frame 2: reaction shot of Mara", [SetCamera(frame=2, framing="reaction", who="Mara")]),
+    ("frame 3: insert of the letter", [SetCamera(frame=3, framing="insert", subject="the letter")]),
+    ("frame 3: low angle", [SetCamera(frame=3, angle="low")]),
+    ("frame 3: high angle", [SetCamera(frame=3, angle="high")]),
+    ("frame 0: bird's eye view", [SetCamera(frame=0, angle="overhead")]),
+    ("frame 3: from behind", [SetCamera(frame=3, behind=True)]),
+    ("frame 3: Kaito from behind", [SetCamera(frame=3, behind=True, who="Kaito")]),
+    ("frame 3: push in", [SetCamera(frame=3, movement="push_in")]),
+    ("push in on frame 4", [SetCamera(frame=4, movement="push_in")]),
+    ("frame 3: handheld", [SetCamera(frame=3, movement="handheld")]),
+    ("frame 3: panning shot", [SetCamera(frame=3, movement="pan")]),
+    ("frame 3: tighter, low angle and push in", [Resize(frame=3, steps=-1),
+                                                 SetCamera(frame=3, angle="low", movement="push_in")]),
+    ("frame 3: hold longer", [Hold(frame=3, longer=True)]),
+    ("frame 4: shorter", [Hold(frame=4, longer=False)]),
+    ("frame 2: prompt: a dog on a roof", [Rewrite(frame=2, prompt="a dog on a roof", whole=True)]),
     # rewrite
     ("frame 2: kaitoyosuke man waits by the door", [Rewrite(frame=2, prompt="kaitoyosuke man waits by the door")]),
     ("frame 2: turn left", [Rewrite(frame=2, prompt="turn left")]),

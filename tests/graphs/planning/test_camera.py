@@ -80,6 +80,6 @@ def test_camera_words_for_people_and_phrases_for_the_model():
     assert camera_words("over_the_shoulder", "low", "push_in", "Tomas") == "over Tomas's shoulder, low angle, push in"
     assert camera_words("pov", "eye_level", "handheld", "Rin") == "POV of Rin, handheld"
     assert camera_words("insert", "overhead", "static", subject="the letter") == "insert of the letter, overhead"
-    assert camera_phrase("pov", "dutch", "static", "rinhayashi woman") == (
-        "Point-of-view shot through the eyes of rinhayashi woman, dutch angle, tilted horizon.")
+    # whose eyes a POV looks through is never named in the prompt: naming them would draw them
+    assert camera_phrase("pov", "dutch", "static", "rinhayashi woman") == "Point-of-view shot, dutch angle, tilted horizon."
     assert camera_phrase("two_shot", "eye_level", "tracking") == "Two-shot, both in frame, tracking shot, motion blur."
