@@ -97,7 +97,7 @@ def render(state: Storyboard, runtime: Runtime[Context]) -> dict:
     write = get_stream_writer()
     out = runtime.context.folder()
     frames = list(state.frames)
-    cast = [c.name for c in state.scene.characters]
+    cast = state.scene.characters
     for i, frame in enumerate(frames):
         def progress(step: int, steps: int, i: int = i) -> None:
             write(Progress(frame=i, frames=len(frames), step=step, steps=steps))

@@ -90,6 +90,30 @@ def check_shot_phrase(frame: FrameLike) -> list[str]:
     return [f'should begin with "{shot.phrase} of"']
 
 
+_POSSESSIVES = {"his": ("male", "neutral"), "her": ("female", "neutral"), "their": ("male", "female", "neutral")}
+
+
+def stray_pronoun(prompt: str, cast: Sequence[Person]) -> str | None:
+    """The first pronoun that does not say who it means, or None.
+
+    A possessive may stay when it refers to the one character its sentence names before it, and agrees with
+    that character's class word ("kaitoyosuke man sweeps his flashlight").
+    """
+    for sentence in _sentences(prompt):
+        named = [(m.start(), p) for p in cast for m in _pair(p).finditer(sentence)]
+        masked = _masked(sentence, cast)
+        for match in vocab.PRONOUNS.finditer(masked):
+            word = match.group(0).lower()
+            people = {p.name for _, p in named}
+            subject = min(named, key=lambda hit: hit[0])[1] if named else None
+            if word in _POSSESSIVES and len(people) == 1 and subject is not None \
+                    and masked.index("CASTMEMBER") < match.start() \
+                    and vocab.gender_of(subject.class_word) in _POSSESSIVES[word]:
+                continue
+            return match.group(0)
+    return None
+
+
 def check_naming(frame: FrameLike, cast: Sequence[Person]) -> list[str]:
     """Rule 2: people are named by token and class word; no pronouns, no generic people."""
     problems = []
@@ -97,7 +121,7 @@ def check_naming(frame: FrameLike, cast: Sequence[Person]) -> list[str]:
     for person in cast:
         if _token(person).search(masked):
             problems.append(f'"{person.name}" appears without its class word "{person.class_word}"')
-    if word := _found(vocab.PRONOUNS, masked):
+    if word := stray_pronoun(frame.prompt, cast):
         problems.append(f'pronoun "{word}" instead of a character name')
     class_words = "|".join(re.escape(p.class_word) for p in cast)
     generic = vocab.PERSON_NOUNS if not class_words else re.compile(

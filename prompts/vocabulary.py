@@ -20,6 +20,14 @@ PERSON_NOUNS = _words("man", "men", "woman", "women", "person", "people", "boy",
                       "guy", "guys", "lady", "ladies", "child", "children", "kid", "kids", "someone",
                       "somebody", "stranger", "strangers", "gentleman", "human", "humans")
 """Generic words for people: prompts use a cast token with its class word instead (rule 2)."""
+ROLES = _words("courier", "messenger", "thief", "burglar", "stranger", "detective", "officer", "cop", "policeman",
+               "policewoman", "guard", "soldier", "runner", "rider", "driver", "pilot", "nurse", "doctor", "waiter",
+               "waitress", "figure", "hooded figure", "agent", "spy", "killer", "hunter", "sailor", "captain", "priest",
+               "monk", "knight", "dancer", "singer", "student", "teacher", "farmer", "traveller", "traveler", "visitor",
+               "intruder", "assassin", "boxer", "fighter", "witness", "suspect", "journalist", "reporter",
+               "photographer", "boy", "girl", "man", "woman", "child", "kid", "old man", "old woman", "young man",
+               "young woman")
+"""Words a scene may introduce someone by before it names them ("A courier sprints ... Rin vaults ...")."""
 
 LOWER_BODY = _words("legs?", "feet", "foot", "knees?", "thighs?", "ankles?", "shoes?", "boots?",
                     "toes?", "barefoot", "lower body", "full body", "whole body", "trousers", "skirt")

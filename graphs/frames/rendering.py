@@ -11,7 +11,8 @@ from pathlib import Path
 from PIL import Image
 
 from graphs.errors import DamagedImage
-from graphs.state import Frame, Retry, Settings, Version
+from graphs.state import Character, Frame, Retry, Settings, Version
+from prompts.costume import costume_colour
 from tools.files import atomic
 from tools.files.image_check import image_problem
 from tools.models.adapters import adapters_for
@@ -19,15 +20,18 @@ from tools.models.library import Library
 from tools.render.job import Figure, ProgressFn, Renderer, RenderJob
 
 
-def job_for(frame: Frame, settings: Settings, cast: list[str], library: Library | None = None) -> RenderJob:
+def job_for(frame: Frame, settings: Settings, cast: list[Character], library: Library | None = None) -> RenderJob:
     """Return the render job for a frame: what its image depends on, wherever the frame stands.
 
-    `cast` lists every token in order; `library`, when given, supplies the frame's LoRAs and weights. The seed
+    `cast` is the scene's cast in order (each figure keeps its place and the colour its description names);
+    `library`, when given, supplies the frame's LoRAs and weights. The seed
     is the spec's own (chosen when the frame was planned, kept when it moves), so a frame that is swapped,
     moved up or down keeps its job and key, and shows the versions it has without drawing again.
     """
     spec = frame.spec
-    figures = tuple(Figure(c.name, c.class_word, c.position, cast.index(c.name) if c.name in cast else -1)
+    order = {person.name: k for k, person in enumerate(cast)}
+    looks = {person.name: costume_colour(person.description) for person in cast}
+    figures = tuple(Figure(c.name, c.class_word, c.position, order.get(c.name, -1), looks.get(c.name))
                     for c in spec.characters)
     adapters = adapters_for(library, spec.shot_type, [c.name for c in spec.characters]) if library else ()
     return RenderJob(prompt=spec.prompt, negative_prompt=spec.negative_prompt, shot_type=spec.shot_type,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from graphs.planning.actions import action_of
 from graphs.state import Character
 from prompts import vocabulary as vocab
 
@@ -21,8 +22,6 @@ _POSSESSIVE = {"his", "her", "hers", "their", "theirs"}
 _PRONOUN_WORDS = _MALE | _FEMALE | _PLURAL
 _NOT_OWNED = re.compile(r"\s+(?:the|a|an|this|that|these|those|to|at|with|in|on|as|and|or|up|down|out|off|"
                         r"back|away|again|into|from|for|by|over|under|closely|tightly|gently|softly)\b|\s*[,.;:!?]|\s*$")
-_LEADERS = {"then", "suddenly", "finally", "slowly", "quickly", "now", "meanwhile", "later", "soon",
-            "still", "again", "at", "last", "and", "but", "so", "when", "as", "once", "together"}
 _TITLE = re.compile(r"\b(?:officer|detective|doctor|dr\.?|mr\.?|mrs\.?|ms\.?|miss|captain|sergeant|professor|agent|"
                     r"inspector|lord|lady|sir|madam|uncle|aunt)\s+$", re.IGNORECASE)
 _PROPS = ("letters?", "keys?", "door", "guns?", "pistol", "revolver", "knife", "sword", "phone", "photo",
@@ -231,35 +230,6 @@ def tell(beats: list[Beat]) -> str:
     return " ".join(told)
 
 
-def action_of(text: str, person: Character, spans: list[tuple[int, int, Character]]) -> str:
-    """Return what a character does in a rewritten sentence, with every other person cut out.
-
-    The character's own later mentions never name them twice: "their X" becomes "the X", and a clause that
-    speaks of them again ("..., a cup in front of her") is left out.
-    """
-    own = [s for s in spans if s[2] is person]
-    start, end, _ = own[0]
-    before = text[:start].strip(" ,").lower().split()
-    if any(w not in _LEADERS for w in before[-3:]) and before:
-        return ""
-    at: dict[tuple[int, int], list[Character]] = {}
-    for other_start, other_end, other in spans:
-        if other_start >= end:
-            at.setdefault((other_start, other_end), []).append(other)
-    pieces, cursor = [], end
-    for (other_start, other_end), people in sorted(at.items()):
-        words = text[other_start:other_end]
-        mine = any(p is person for p in people)
-        pieces += [text[cursor:other_start], " " if not mine else "the" if words.endswith(("'s", "\u2019s")) else "\0"]
-        cursor = other_end
-    rest = "".join(pieces) + text[cursor:]
-    rest = re.sub(r"\s*[,;][^,;]*\0[^,;.]*", "", rest)  # a later clause about them again
-    rest = re.sub(r"\0[^,;.]*", "", rest)  # in the first clause: cut from there on
-    rest = re.sub(r"\b(?:to|at|with|toward|towards|from|for|behind|beside|after|past|and|of)\s+(?=[\s,.]|$)", " ", rest)
-    rest = re.sub(r"^\s*(?:and\s+)?", "", rest)
-    return " ".join(rest.split()).strip(" ,.;:!?")
-
-
 def read_beats(description: str, cast: list[Character]) -> list[Beat]:
     """Turn a scene description into beats, resolving names and pronouns to the cast."""
     resolver = Resolver(cast)
@@ -275,4 +245,42 @@ def read_beats(description: str, cast: list[Character]) -> list[Beat]:
         for person in who:
             beat.actions[person.name] = action_of(text, person, spans)
         beats.append(beat)
+    _introduce(beats, cast)
+    _keep_postures(beats)
     return beats
+
+
+_INTRODUCED = re.compile(rf"^(?:a|an|the|one)\s+(?:[a-z-]+\s+)?({vocab.ROLES.pattern})", re.IGNORECASE)
+
+
+def _introduce(beats: list[Beat], cast: list[Character]) -> None:
+    """Give a sentence that brings someone in by a role before the scene names them ("A courier sprints ...",
+    then "Rin vaults ...") to the person named next, when that person has not been seen yet and the role fits."""
+    seen: set[str] = set()
+    people = {person.name: person for person in cast}
+    for index, beat in enumerate(beats):
+        match = _INTRODUCED.match(beat.sentence) if not beat.characters else None
+        later = next((b for b in beats[index + 1:] if b.characters), None) if match else None
+        if later and later.characters[0] not in seen:
+            person = people[later.characters[0]]
+            role = vocab.gender_of(match.group(1))
+            if role in ("neutral", vocab.gender_of(person.class_word)):
+                beat.text = pair(person) + beat.sentence[match.end():]
+                beat.characters = [person.name]
+                beat.actions = {person.name: action_of(beat.text, person, [(0, len(pair(person)), person)])}
+        seen.update(beat.characters)
+
+
+_POSTURE = re.compile(r"\b(?:sits|stands|kneels|lies|leans|crouches|waits|sleeps)\b[^,;.]*", re.IGNORECASE)
+
+
+def _keep_postures(beats: list[Beat]) -> None:
+    """Someone a sentence only mentions (the one spoken to, followed, reached for) keeps the posture the scene gave
+    them last ("sits at the table"), instead of doing nothing."""
+    last: dict[str, str] = {}
+    for beat in beats:
+        for name, action in beat.actions.items():
+            if not action and name in last:
+                beat.actions[name] = last[name]
+            elif posture := _POSTURE.search(action):
+                last[name] = posture.group(0).strip()

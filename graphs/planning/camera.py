@@ -9,10 +9,10 @@ close-up pushes in.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from graphs.planning.beats import Beat
-from prompts.shot_types import ShotType
+from prompts.shot_types import BY_NUMBER, ShotType
 
 _MOVING = re.compile(r"\b(?:run\w*|ran|sprint\w*|chas\w*|flee\w*|fled|vault\w*|dash\w*|race\w*|racing|jump\w*|"
                      r"climb\w*|walk\w*|drive\w*|drove|ride\w*|rode|escap\w*|follow\w*|disappear\w*)\b", re.IGNORECASE)
@@ -81,3 +81,21 @@ def cover_dialogue(cameras: list[Camera], shots: list[ShotType], beats: list[Bea
 def _close_single(camera: Camera, shot: ShotType, names: list[str], widest: int) -> bool:
     """One person, framed on their own, from close-up out to rank `widest` (never a detail insert)."""
     return camera.framing == "single" and len(names) == 1 and 2 <= shot.rank <= widest and shot.slug != "detail"
+
+
+def fit_inserts(shots: list[ShotType], beats: list[Beat], chosen: list[int]) -> list[Beat]:
+    """Give each planned detail insert something to show; return the beat each frame tells.
+
+    A detail on a beat that names no object would only show hands: on a moving beat ("vaults over a fruit stall")
+    it becomes a full shot that keeps the movement in view; otherwise it shows the object a neighbouring beat
+    names ("the stolen briefcase"), when there is one.
+    """
+    told = [beats[b] for b in chosen]
+    for index, b in enumerate(chosen):
+        if shots[index].slug != "detail" or told[index].prop:
+            continue
+        if _MOVING.search(told[index].text) and told[index].characters:
+            shots[index] = BY_NUMBER[6]
+        elif near := next((beats[k].prop for k in (b - 1, b + 1) if 0 <= k < len(beats) and beats[k].prop), ""):
+            told[index] = replace(told[index], prop=near)
+    return told

@@ -6,7 +6,7 @@ import hashlib
 from collections import Counter
 
 from graphs.planning.beats import Beat, pair, read_beats, tell
-from graphs.planning.camera import Camera, cover_dialogue, first_camera
+from graphs.planning.camera import Camera, cover_dialogue, first_camera, fit_inserts
 from graphs.planning.coverage import beat_for, cover_everyone, pick_cast, scene_kind, shot_sequence, tighten
 from graphs.planning.place import find_lighting, find_setting
 from graphs.planning.prompt_writer import write_prompt
@@ -99,13 +99,14 @@ class RulesPlanner:
         numbers = scene.shots or shot_sequence(kind, count, bool(cast))
         chosen = [beat_for(i, count, len(beats)) for i in range(count)]
         shots = [BY_NUMBER[n] for n in numbers]
+        told = [beats[b] for b in chosen]
         if not scene.shots:
             shots = [tighten(shot, beats[b], i) for i, (shot, b) in enumerate(zip(shots, chosen))]
-        visible = self._cast_per_frame(shots, [beats[b] for b in chosen], [p.name for p in cast])
+            told = fit_inserts(shots, beats, chosen)
+        visible = self._cast_per_frame(shots, told, [p.name for p in cast])
         setting = find_setting(scene.description, kind, scene.setting)
         lighting = find_lighting(scene.description, scene.lighting)
         said = [tell(beats[chosen[i]:_next_beat(chosen, i, len(beats))]) for i in range(count)]
-        told = [beats[b] for b in chosen]
         cameras = [first_camera(kind, i, shots[i], told[i], visible[i], _subject(shots[i], told[i], visible[i]))
                    for i in range(count)]
         if kind == "dialogue":

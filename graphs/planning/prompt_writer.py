@@ -7,6 +7,7 @@ import re
 from graphs.planning.beats import pair
 from graphs.state import Character
 from prompts import vocabulary as vocab
+from prompts.costume import look_parts
 from prompts.shot_types import ShotType
 
 _FRAMING = {
@@ -19,14 +20,20 @@ _FRAMING = {
     "long": "The figure is small, with the surroundings around it.",
     "extreme_long": "A tiny figure in a vast view of the place.",
 }
-_FALLBACK_ACTION = {1: "looks straight ahead", 2: "looks ahead", 3: "looks ahead", 4: "waits, hands at the sides",
-                    5: "waits", 6: "stands still", 7: "moves through the space", 8: "moves through the space"}
+_FALLBACK_ACTION = {1: "looks straight ahead", 2: "looks ahead", 3: "looks ahead"}
+"""What a close shot's character does when the scene gives them nothing that suits the shot; wider shots say only
+who, where and how they look, so nothing is invented that the scene might contradict."""
 _WHERE = {"left": "on the left", "right": "on the right", "centre": "in the centre"}
 _CLAUSES = re.compile(r"\s*[,;]\s*(?:(?:and|but|then)\s+)?|\s+(?:and|but|while|as|then|before|after)\s+")
 
 
-def _allowed(clause: str, shot: ShotType, cast: list[Character], shown: list[Character]) -> bool:
-    masked = clause
+_OWN = {"male": r"\bhis\b", "female": r"\bher\b", "neutral": r"\btheir\b"}
+
+
+def _allowed(clause: str, shot: ShotType, cast: list[Character], shown: list[Character],
+             person: Character | None = None) -> bool:
+    masked = clause if person is None else re.sub(_OWN[vocab.gender_of(person.class_word)], "OWN", clause,
+                                                  flags=re.IGNORECASE)
     for person in shown:
         masked = re.sub(rf"\b{re.escape(pair(person))}\b", "CASTMEMBER", masked, flags=re.IGNORECASE)
     banned = [vocab.PRONOUNS, vocab.PERSON_NOUNS]
@@ -40,10 +47,14 @@ def _allowed(clause: str, shot: ShotType, cast: list[Character], shown: list[Cha
     return not any(pattern.search(masked) for pattern in banned)
 
 
-def scrub(action: str, shot: ShotType, cast: list[Character], shown: list[Character]) -> str:
-    """Keep only the parts of an action that are safe for this shot type and this frame's cast."""
+def scrub(action: str, shot: ShotType, cast: list[Character], shown: list[Character],
+          person: Character | None = None) -> str:
+    """Keep only the parts of an action that are safe for this shot type and this frame's cast; `person`, whose
+    action it is, may keep their own possessive ("sweeps his flashlight")."""
     clauses = [c.strip(" .") for c in _CLAUSES.split(action) if c and c.strip(" .")]
-    kept = [c for c in clauses if _allowed(c, shot, cast, shown)]
+    kept = [c for c in clauses if _allowed(c, shot, cast, shown, person)]
+    if kept and kept == clauses:  # nothing cut: the scene's own words, commas and all
+        return " ".join(action.split()).strip(" .")
     return " and ".join(kept) if kept else _FALLBACK_ACTION.get(shot.rank, "")
 
 
@@ -65,7 +76,8 @@ def write_prompt(shot: ShotType, staged: list[tuple[Character, str, str]], cast:
     """Return the prompt for one frame.
 
     `staged` lists (character, position, action) for each character in frame; `cast` is the whole
-    cast, so actions never name someone outside the frame. `camera` is the sentence for the framing, angle
+    cast, so actions never name someone outside the frame. Each character's look (the first words of their
+    description that suit the shot) follows their name. `camera` is the sentence for the framing, angle
     and movement (prompts.camera.camera_phrase), right after the opening one.
     """
     shown = [person for person, _, _ in staged]
@@ -73,9 +85,11 @@ def write_prompt(shot: ShotType, staged: list[tuple[Character, str, str]], cast:
     if shown and shot.slug in _FRAMING:
         parts.append(_FRAMING[shot.slug])
     for person, position, action in staged:
-        doing = scrub(action, shot, cast, shown)
-        where = f", {_WHERE[position]}," if len(staged) > 1 else ""
-        parts.append(f"{pair(person)}{where} {doing}.")
+        doing = scrub(action, shot, cast, shown, person)
+        bits = [pair(person)] + ([_WHERE[position]] if len(staged) > 1 else [])
+        bits += [p for p in look_parts(person.description) if _allowed(p, shot, cast, shown)]
+        head = ", ".join(bits)
+        parts.append(f"{head}{',' if len(bits) > 1 else ''} {doing}." if doing else f"{head}.")
     if shot.rank >= 7:
         parts.append(f"Wide view of {setting} and its surroundings.")
     if style.strip():

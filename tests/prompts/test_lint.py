@@ -89,7 +89,8 @@ def test_rule1_unknown_shot_type_is_reported_not_raised():
 
 @pytest.mark.parametrize("prompt", [
     f"Close up of kaitoyosuke man {PLACE}. He looks up from the page.",
-    f"Close up of kaitoyosuke man {PLACE}. Shoulders of kaitoyosuke man, his coat wet.",
+    f"Close up of kaitoyosuke man {PLACE}. Shoulders of kaitoyosuke man, her coat wet.",
+    f"Close up of kaitoyosuke man {PLACE}. His coat is wet.",
     f"Close up of kaitoyosuke man {PLACE}. A woman watches from the shelves.",
     f"Close up of kaitoyosuke man {PLACE}. Someone waits behind the door.",
     f"Close up of kaitoyosuke {PLACE}. Head and shoulders in frame.",
@@ -98,6 +99,14 @@ def test_rule1_unknown_shot_type_is_reported_not_raised():
 ])
 def test_rule2_pronoun_generic_person_or_bare_token_fails(prompt):
     assert 2 in rules(kaito("close_up", prompt))
+
+
+@pytest.mark.parametrize("prompt", [
+    f"Close up of kaitoyosuke man {PLACE}. kaitoyosuke man sweeps his flashlight across the hall.",
+    f"Close up of kaitoyosuke man {PLACE}. Shoulders of kaitoyosuke man, his coat wet.",
+])
+def test_rule2_lets_a_sentence_keep_its_subjects_own_possessive(prompt):
+    assert 2 not in rules(kaito("close_up", prompt))
 
 
 def test_rule2_reasons_name_the_problem():

@@ -25,6 +25,9 @@ class Figure:
     """Where the character stands: "left", "centre" or "right"."""
     slot: int = -1
     """The character's place in the cast, so renderers can keep one colour per character; -1 if unknown."""
+    colour: tuple[int, int, int] | None = None
+    """The colour the character's description dresses them in ("red scarf"), for renderers that paint
+    figures; None when it names none."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from prompts.shot_types import shot_by_slug
 from tools.fonts import draw_text, fit, line_height, text_length
-from tools.render.job import ProgressFn, RenderJob, RenderResult
+from tools.render.job import Figure, ProgressFn, RenderJob, RenderResult
 from tools.render.scenery import mix as _mix, paint_backdrop, scaled as _scaled
 
 _DIFFUSION_ONLY = ("adapters", "steps", "guidance", "scheduler")
@@ -56,6 +56,19 @@ def cast_colours(names: list[str] | tuple[str, ...]) -> dict[str, tuple[int, int
         colours[name] = free[k] if k < len(free) else PALETTE[k % len(PALETTE)]
     return colours
 
+
+
+def figure_colours(figures: tuple[Figure, ...]) -> dict[str, tuple[int, int, int]]:
+    """Each figure's clothes: the colour its description names, else one kept per cast place (or per name).
+
+    Two figures whose descriptions name the same colour keep their cast colours, so the two stay apart.
+    """
+    colours = cast_colours([figure.name for figure in figures if figure.slot < 0])
+    colours.update({f.name: PALETTE[f.slot % len(PALETTE)] for f in figures if f.slot >= 0})
+    dressed = [f.colour for f in figures if f.colour]
+    colours.update({f.name: f.colour for f in figures if f.colour and dressed.count(f.colour) == 1
+                    and f.colour not in colours.values()})
+    return colours
 
 
 def position_x(position: str) -> float:
@@ -119,7 +132,8 @@ def _draw_label(draw, text: str, colour, x: float, y: float, size: tuple[int, in
     x0 = round(min(max(x - bw / 2, 1), size[0] - bw - 1))
     y0 = round(min(max(y, 1), size[1] - bh - 1))
     draw.rectangle([x0, y0, x0 + bw, y0 + bh], fill=LABEL_BG)
-    draw_text(draw, (x0 + 2, y0 + 2), text, font, colour)
+    dark = 0.3 * colour[0] + 0.59 * colour[1] + 0.11 * colour[2] < 90  # black or navy clothes: a light label
+    draw_text(draw, (x0 + 2, y0 + 2), text, font, _mix(colour, (255, 255, 255), 0.6) if dark else colour)
     return [x0, y0, x0 + bw, y0 + bh]
 
 
@@ -203,11 +217,10 @@ def render_frame(job: RenderJob, seed: int) -> tuple[Image.Image, dict]:
     """
     shot = shot_by_slug(job.shot_type)
     w, p = job.width, job.height
-    picture, horizon = paint_backdrop(job, w, p, random.Random(seed), {SKIN, *PALETTE})
+    colours = figure_colours(job.figures)
+    picture, horizon = paint_backdrop(job, w, p, random.Random(seed), {SKIN, *PALETTE, *colours.values()})
     draw = ImageDraw.Draw(picture)
     draw.fontmode = "1"  # no antialiasing, so label text keeps exact colours
-    colours = cast_colours([figure.name for figure in job.figures if figure.slot < 0])
-    colours.update({f.name: PALETTE[f.slot % len(PALETTE)] for f in job.figures if f.slot >= 0})
     draw_shot = _draw_detail if shot.slug == "detail" else _draw_cast
     layout = draw_shot(draw, job, (w, p), colours)
     info = {"shot_type": shot.slug, "picture_height": p, "horizon_y": horizon,
@@ -237,7 +250,9 @@ class SketchRenderer:
     def key_parts(self, job: RenderJob) -> dict:
         """Return what shapes a sketch: everything in the job but the diffusion-only settings."""
         parts = {f.name: getattr(job, f.name) for f in fields(job) if f.name not in _DIFFUSION_ONLY}
-        parts["figures"] = [asdict(figure) for figure in job.figures]  # what asdict(job) gives, at a tenth the cost
+        # what asdict(job) gives, at a tenth the cost; a figure with no colour of its own keys as it did before
+        parts["figures"] = [{k: v for k, v in asdict(figure).items() if k != "colour" or v is not None}
+                            for figure in job.figures]
         return parts
 
     def facts(self, job: RenderJob) -> dict:

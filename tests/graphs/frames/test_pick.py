@@ -235,8 +235,7 @@ def test_apply_commands_pick_keeps_history(session):
 def test_bring_up_to_date_keeps_a_picked_candidate(session, tmp_path, renderer):
     state = session.state()
     frame = apply_commands(state, [Pick(frame=0, candidate=2)], RulesPlanner())["frames"][0]
-    cast = [c.name for c in state.scene.characters]
-    job = job_for(frame, state.settings, cast)
+    job = job_for(frame, state.settings, state.scene.characters)
     assert is_current(frame, job_key(job, renderer))
     same, status = bring_up_to_date(frame, job, renderer, tmp_path)
     assert status == "current"
