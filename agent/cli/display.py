@@ -65,7 +65,7 @@ def say(event: Event, console: Console, errors: Console, report: Report) -> None
             console.print(f"waiting for the GPU: {ahead} ahead", markup=False, highlight=False)
         case news.Notice(message=message):
             console.print(f"notice: {message}", **line)
-        case news.Critiqued(summary=summary):
+        case news.Critiqued(summary=summary) if summary:  # no scorer ran: nothing to say, not an empty line
             console.print(summary, **line)
         case news.Reply(message=message):
             console.print(message, **line)

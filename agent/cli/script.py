@@ -35,6 +35,7 @@ def script(
     resume: Annotated[bool, typer.Option(help="Pick up the session a crash or kill interrupted in the output "
                                               "folder: finish its cut-off step, then send only the turns it "
                                               "has not applied yet.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the shot list table.")] = False,
 ) -> None:
     """Render a scene, then send each turn of a turns file as a chat message; stop at the first that fails."""
     try:
@@ -43,7 +44,7 @@ def script(
         fail_on(error)
     run_storyboard(Run(scene=plan["scene"], out=out or plan["out"], then=plan["turns"], renderer=plan["renderer"],
                        planner=plan["planner"], width=plan["width"], height=plan["height"], steps=plan["steps"],
-                       candidates=plan["candidates"], seed=plan["seed"], resume=resume))
+                       candidates=plan["candidates"], seed=plan["seed"], resume=resume, quiet=quiet))
 
 
 def read_turns(path: Path) -> dict:
