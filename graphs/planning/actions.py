@@ -54,7 +54,7 @@ def _marked(text: str, person: Character, spans: list[tuple[int, int, Character]
                           r"who))\s*$", text[:other_start])
         if any(p is person for p in people):
             mark = _OWN_WORD[vocab.gender_of(person.class_word)] if owned else "\0"
-        elif (owned or leads) and re.search(r"[,;]|\b(?:and|but|while|as|then|until|when)\b", text[end:other_start]):
+        elif leads and re.search(r"[,;]|\b(?:and|but|while|as|then|until|when)\b", text[end:other_start]):
             mark = "\1"  # a later clause that is someone else's
         else:
             mark = "the" if owned else " "
@@ -82,7 +82,7 @@ def action_of(text: str, person: Character, spans: list[tuple[int, int, Characte
     rest = re.sub(r"[\x00\x01][^,;.]*", "", rest)  # in the first clause: cut from there on
     for _ in range(2):  # "across from" loses both words once the name after them is gone
         rest = re.sub(r"\b(?:to|at|with|toward|towards|from|for|behind|beside|after|past|and|of|across|near|"
-                      r"opposite|around)\s*(?=[,.]|$)", "", rest.rstrip())
+                      r"opposite|around)\s*(?=[,.]|$|\s+(?:and|but|then)\b)", "", rest.rstrip())
     rest = " ".join(re.sub(r"^\s*(?:and\s+)?", "", rest).split()).strip(" ,.;:!?")
     rest = re.sub(r"\b(?:tells|asks|says|replies)$", "speaks", rest)  # told whom, or what, is cut away
     if sharing > 1 and rest:

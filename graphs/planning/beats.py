@@ -129,6 +129,16 @@ def _names(people: tuple[Character, ...], possessive: bool, naming=pair) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+_KIN = re.compile(r"\b(?:his|her|their)\s+(?:[a-z-]+\s+){1,2}$", re.IGNORECASE)
+"""A possessive phrase right before a name ("her brother Max"), which the name's mention takes in."""
+
+
+def _names_next(rest: str, resolver: Resolver) -> bool:
+    """Whether a possessive pronoun leads into a name one or two words on ("her brother Max", "his daughter Elena")."""
+    match = re.match(r"\s+(?:[a-z-]+\s+){1,2}([A-Za-z][\w'\u2019-]*)", rest)
+    return bool(match) and resolver.match_name(match.group(1)) is not None
+
+
 def find_mentions(sentence: str, resolver: Resolver) -> list[Mention]:
     """Find who each name and pronoun of a sentence means, in order, moving the resolver along."""
     found, cursor = [], 0
@@ -138,6 +148,8 @@ def find_mentions(sentence: str, resolver: Resolver) -> list[Mention]:
         person = resolver.match_name(word)
         if person is not None:
             people, possessive = [person], bool(re.search(r"['\u2019]s$", word))
+        elif lower in _POSSESSIVE and _names_next(sentence[match.end():], resolver):
+            continue  # "Her brother Max": the phrase is Max, and it is his mention that names him
         elif lower in _PRONOUN_WORDS:
             people, possessive = resolver.resolve_pronoun(lower), lower in _POSSESSIVE
             if lower == "her":
@@ -146,7 +158,8 @@ def find_mentions(sentence: str, resolver: Resolver) -> list[Mention]:
                 continue
         else:
             continue
-        title = _TITLE.search(sentence, cursor, match.start()) if person is not None else None
+        title = (_TITLE.search(sentence, cursor, match.start()) or _KIN.search(sentence, cursor, match.start())
+                 if person is not None else None)
         found.append(Mention(title.start() if title else match.start(), match.start(), match.end(), tuple(people),
                              possessive, person is None))
         cursor = match.end()
@@ -261,13 +274,14 @@ def _introduce(beats: list[Beat], cast: list[Character]) -> None:
     for index, beat in enumerate(beats):
         match = _INTRODUCED.match(beat.sentence) if not beat.characters else None
         later = next((b for b in beats[index + 1:] if b.characters), None) if match else None
-        if later and later.characters[0] not in seen:
-            person = people[later.characters[0]]
-            role = vocab.gender_of(match.group(1))
-            if role in ("neutral", vocab.gender_of(person.class_word)):
-                beat.text = pair(person) + beat.sentence[match.end():]
-                beat.characters = [person.name]
-                beat.actions = {person.name: action_of(beat.text, person, [(0, len(pair(person)), person)])}
+        role = vocab.gender_of(match.group(1)) if match else ""
+        fits = [people[name] for name in (later.characters if later else []) if name not in seen
+                and role in ("neutral", vocab.gender_of(people[name].class_word))]
+        if fits:
+            person = fits[0]
+            beat.text = pair(person) + beat.sentence[match.end():]
+            beat.characters = [person.name]
+            beat.actions = {person.name: action_of(beat.text, person, [(0, len(pair(person)), person)])}
         seen.update(beat.characters)
 
 

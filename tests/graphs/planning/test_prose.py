@@ -82,3 +82,29 @@ def test_a_detail_on_a_moving_beat_keeps_the_movement_in_view_and_a_still_one_bo
     assert [b.prop for b in told] == ["", "the brass key", "the brass key"]
     asked = Scene(title="run", description="Kaito sprints across the bridge.", shots=[9], characters=[KAITO])
     assert RulesPlanner().plan(asked)[0].shot_type == "detail", "a shot the person asked for is kept"
+
+
+LENA = Character(name="lenaholm", class_word="woman", aliases=["Lena"])
+MAX = Character(name="maxholm", class_word="man", aliases=["Max"])
+TOMAS = Character(name="tomasvidal", class_word="old man", aliases=["Tomas"])
+ELENA = Character(name="elenavidal", class_word="woman", aliases=["Elena"])
+
+
+def test_a_kin_phrase_before_a_name_is_that_person_not_the_possessor():
+    beats = read_beats("Lena stands at the counter. Her brother Max stumbles into the kitchen and turns on the radio.",
+                       [LENA, MAX])
+    assert beats[1].characters == ["maxholm"]
+    assert beats[1].text == "maxholm man stumbles into the kitchen and turns on the radio."
+    assert beats[1].said == "Her brother Max stumbles into the kitchen and turns on the radio."
+
+
+def test_someone_elses_things_in_a_later_clause_stay_the_things():
+    beats = read_beats("Max grins and steals a slice of toast from Lena's plate.", [LENA, MAX])
+    assert beats[0].actions["maxholm"] == "grins and steals a slice of toast from the plate"
+
+
+def test_a_role_introduces_the_first_unseen_person_it_fits():
+    beats = read_beats("The old man lies in the hospital bed, breathing slowly. His daughter Elena sits beside him "
+                       "and holds his hand.", [TOMAS, ELENA])
+    assert beats[0].characters == ["tomasvidal"]
+    assert beats[1].actions == {"elenavidal": "sits and holds the hand", "tomasvidal": "lies in the hospital bed"}
