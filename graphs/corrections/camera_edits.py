@@ -37,13 +37,12 @@ def _restaged(scene: Scene, old: FrameSpec, new: FrameSpec, shot: ShotType, plan
 
 
 def resize(scene: Scene, frame: Frame, number: int, command: Resize, planner: Planner) -> tuple[Frame, str]:
-    """Frame the shot `command.steps` sizes wider (or tighter when negative); an insert widens to a close-up."""
+    """Frame the shot `command.steps` sizes wider (or tighter when negative); an insert keeps its object."""
     shot = BY_SLUG[frame.spec.shot_type]
     way = "wider" if command.steps > 0 else "tighter"
     if shot.rank == 0 and command.steps < 0:
         raise CorrectionError(f"frame {number} is a detail shot already, as tight as a frame gets")
-    start = 1 if shot.rank == 0 else shot.rank
-    rank = max(1, min(8, start + command.steps - (1 if shot.rank == 0 else 0)))
+    rank = max(1, min(8, shot.rank + command.steps))  # a detail (rank 0) widens to an extreme close-up
     if rank == shot.rank:
         edge = "an extreme close-up, the tightest size" if rank == 1 else "an extreme long shot, the widest size"
         raise CorrectionError(f"frame {number} is {edge} there is; it cannot go {way}")

@@ -132,7 +132,8 @@ def _draw_label(draw, text: str, colour, x: float, y: float, size: tuple[int, in
     x0 = round(min(max(x - bw / 2, 1), size[0] - bw - 1))
     y0 = round(min(max(y, 1), size[1] - bh - 1))
     draw.rectangle([x0, y0, x0 + bw, y0 + bh], fill=LABEL_BG)
-    dark = 0.3 * colour[0] + 0.59 * colour[1] + 0.11 * colour[2] < 90  # black or navy clothes: a light label
+    # clothes a description made black or navy get a lighter label; the palette's colours keep theirs
+    dark = tuple(colour) not in PALETTE and 0.3 * colour[0] + 0.59 * colour[1] + 0.11 * colour[2] < 90
     draw_text(draw, (x0 + 2, y0 + 2), text, font, _mix(colour, (255, 255, 255), 0.6) if dark else colour)
     return [x0, y0, x0 + bw, y0 + bh]
 

@@ -184,3 +184,19 @@ def test_a_reply_shows_the_changed_frames_lint_findings(how, boards, tmp_path):
     assert any(v["rule"] == 2 for v in frame(after, 1)["lint"])
     _, _, clean = corrected(how, SCENE, boards, tmp_path / "clean", "frame 1: tighter")
     assert "lint:" not in clean
+
+
+@HOW
+def test_an_insert_widens_one_step_and_keeps_its_object(how, boards, tmp_path):
+    _, after, output = corrected(how, INVESTIGATION, boards, tmp_path, "frame 3: wider")
+    spec = frame(after, 3)
+    assert spec["shot_type"] == "extreme_close_up" and spec["characters"] == []
+    assert spec["prompt"].startswith("Extreme close up of the notebook in an abandoned house")
+    assert "frame 3 is now an extreme close-up, one step wider than a detail shot" in output
+
+
+@HOW
+def test_the_edges_of_the_sizes_say_so(how, boards, tmp_path):
+    _, after, output = corrected(how, INVESTIGATION, boards, tmp_path, "frame 0: wider")
+    assert "frame 0 is an extreme long shot, the widest size there is; it cannot go wider" in output
+    assert frame(after, 0)["shot_type"] == "extreme_long"
