@@ -21,8 +21,8 @@ _SIZE = re.compile(r"^(?:(?:make\s+it|go|get|move|frame\s+it|cut|bring\s+it)\s+)
                    r"(?:\s+(?:on\s+(?:it|this|that|them|him|her)|in))?$", FLAGS)
 _ANGLE = re.compile(r"^(?:(?:from|at|use|with)\s+)?(?:an?\s+)?(?P<angle>low|high|overhead|top[\s-]?down|"
                     r"bird['’]?s[\s-]eye(?:\s+view)?|dutch|canted|tilted|eye[\s-]level|worm['’]?s[\s-]eye)"
-                    r"(?:\s+(?:angle|camera|shot|view))*$|^(?:shoot\s+|looking\s+)?(?:from\s+)?(?P<side>above|below|"
-                    r"down|up)$", FLAGS)
+                    r"(?:\s+(?:angle|camera|shot|view))*$|^(?:(?:shoot|shot|seen)\s+)?from\s+(?P<side>above|below)$|"
+                    r"^looking\s+(?P<look>up|down)$", FLAGS)
 _ANGLES = {"low": "low", "high": "high", "overhead": "overhead", "top": "overhead", "bird": "overhead",
            "dutch": "dutch", "canted": "dutch", "tilted": "dutch", "eye": "eye_level", "worm": "low",
            "above": "high", "down": "high", "below": "low", "up": "low"}
@@ -72,7 +72,7 @@ def _camera(number: int, text: str) -> Command | None:
     if match := _SIZE.match(text):
         return _size(number, match)
     if match := _ANGLE.match(text):
-        word = (match.group("angle") or match.group("side")).lower()
+        word = (match.group("angle") or match.group("side") or match.group("look")).lower()
         return SetCamera(frame=number, angle=next(v for k, v in _ANGLES.items() if word.startswith(k)))
     if match := _MOVE.match(text):
         move = " ".join(match.group("move").lower().replace("-", " ").split())
