@@ -28,10 +28,18 @@ _GARMENTS = re.compile(r"\b(?:coat|jacket|scarf|shirt|t-shirt|dress|hoodie|sweat
 _COLOUR = re.compile(rf"\b(?:dark\s+|light\s+|pale\s+|bright\s+)?({'|'.join(COLOURS)})\b", re.IGNORECASE)
 
 
-def look_parts(description: str) -> list[str]:
-    """The description's comma-separated parts, in order, as short as the prompt should carry."""
+_BELOW_THE_FACE = re.compile(r"\b(?:coat|jacket|shirt|t-shirt|dress|hoodie|sweater|jumper|uniform|suit|blouse|vest|"
+                             r"cloak|robe|cardigan|parka|overcoat|trench|raincoat|gown|skirt|top|tunic|kimono|apron|"
+                             r"overalls|blazer|poncho|jersey|boots?|shoes?|trousers|jeans|belt)s?\b", re.IGNORECASE)
+
+
+def look_parts(description: str, face_only: bool = False) -> list[str]:
+    """The description's comma-separated parts, in order, as short as the prompt should carry; `face_only` (an
+    extreme close-up) keeps only the parts a face-filling frame can show (no coat, a scarf or hat still)."""
     parts, words = [], 0
     for part in re.split(r"\s*[,;]\s*|\s+and\s+", " ".join(description.split()).strip(" .")):
+        if face_only and _BELOW_THE_FACE.search(part):
+            continue
         count = len(part.split())
         if not part or words + count > MOST_WORDS:
             break

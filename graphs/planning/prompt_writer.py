@@ -87,7 +87,7 @@ def write_prompt(shot: ShotType, staged: list[tuple[Character, str, str]], cast:
     for person, position, action in staged:
         doing = scrub(action, shot, cast, shown, person)
         bits = [pair(person)] + ([_WHERE[position]] if len(staged) > 1 else [])
-        bits += [p for p in look_parts(person.description) if _allowed(p, shot, cast, shown)]
+        bits += [p for p in look_parts(person.description, shot.rank == 1) if _allowed(p, shot, cast, shown)]
         head = ", ".join(bits)
         parts.append(f"{head}{',' if len(bits) > 1 else ''} {doing}." if doing else f"{head}.")
     if shot.rank >= 7:

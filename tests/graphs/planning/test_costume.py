@@ -32,6 +32,8 @@ def test_a_prompt_carries_only_the_first_few_words_of_a_look():
     long = look_parts("a long grey trench coat with brass buttons, tired eyes, a limp, an old scar on the chin")
     assert sum(len(part.split()) for part in long) <= MOST_WORDS
     assert look_parts("") == []
+    assert look_parts("grey trench coat, tired eyes", face_only=True) == ["tired eyes"]
+    assert look_parts("red scarf, short hair", face_only=True) == ["red scarf", "short hair"]
 
 
 @pytest.mark.parametrize("frames", [1, 3, 8, 12, 24])
@@ -41,9 +43,13 @@ def test_every_prompt_showing_someone_carries_their_look_beside_the_token(frames
     assert lint_plan(specs, scene.characters) == []
     looks = {"kaitoyosuke": "kaitoyosuke man", "jiyeonmun": "jiyeonmun woman"}
     coats = {"kaitoyosuke": "grey trench coat", "jiyeonmun": "red scarf"}
+    faces = {"kaitoyosuke": "tired eyes", "jiyeonmun": "red scarf"}
     for spec in specs:
         for person in spec.characters:
             sentence = next(s for s in spec.prompt.split(". ") if s.startswith(looks[person.name]))
+            if spec.shot_type == "extreme_close_up":  # the face fills the frame: no coat, but a scarf still
+                assert faces[person.name] in sentence and "coat" not in sentence, spec.prompt
+                continue
             assert coats[person.name] in sentence, spec.prompt
             assert sentence.index(coats[person.name]) < len(looks[person.name]) + 30, "kept near the token"
 
