@@ -23,7 +23,8 @@ from tools.render.job import Figure, ProgressFn, Renderer, RenderJob
 def job_for(frame: Frame, settings: Settings, cast: list[Character], library: Library | None = None) -> RenderJob:
     """Return the render job for a frame: what its image depends on, wherever the frame stands.
 
-    `cast` is the scene's cast in order (each figure keeps its place and the colour its description names);
+    `cast` is the scene's cast in order (each figure keeps its place, the colour its description names and the
+    name people read on its label);
     `library`, when given, supplies the frame's LoRAs and weights. The seed
     is the spec's own (chosen when the frame was planned, kept when it moves), so a frame that is swapped,
     moved up or down keeps its job and key, and shows the versions it has without drawing again.
@@ -31,8 +32,9 @@ def job_for(frame: Frame, settings: Settings, cast: list[Character], library: Li
     spec = frame.spec
     order = {person.name: k for k, person in enumerate(cast)}
     looks = {person.name: costume_colour(person.description) for person in cast}
-    figures = tuple(Figure(c.name, c.class_word, c.position, order.get(c.name, -1), looks.get(c.name))
-                    for c in spec.characters)
+    shown = {person.name: person.shown for person in cast}
+    figures = tuple(Figure(c.name, c.class_word, c.position, order.get(c.name, -1), looks.get(c.name),
+                           shown.get(c.name, "") if shown.get(c.name) != c.name else "") for c in spec.characters)
     adapters = adapters_for(library, spec.shot_type, [c.name for c in spec.characters]) if library else ()
     return RenderJob(prompt=spec.prompt, negative_prompt=spec.negative_prompt, shot_type=spec.shot_type,
                      seed=spec.seed, figures=figures, setting=spec.setting, lighting=spec.lighting,

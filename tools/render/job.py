@@ -28,6 +28,8 @@ class Figure:
     colour: tuple[int, int, int] | None = None
     """The colour the character's description dresses them in ("red scarf"), for renderers that paint
     figures; None when it names none."""
+    label: str = ""
+    """The name people read for the character ("Kaito"), for renderers that label figures; empty: the token."""
 
 
 @dataclass(frozen=True)

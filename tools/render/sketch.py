@@ -149,7 +149,7 @@ def _draw_cast(draw, job: RenderJob, size: tuple[int, int], colours: dict) -> di
         _draw_head(draw, cx, top, u, HAIR[(zlib.crc32(figure.name.encode("utf-8")) >> 8) % len(HAIR)])
     figures = []
     for figure, cx in zip(job.figures, centres):
-        name, colour = figure.name, colours[figure.name]
+        name, colour = figure.label or figure.name, colours[figure.name]
         if job.shot_type in _WHOLE:  # above the head
             y = top - 0.2 * u - (line_height(font) + 6)
             label = _draw_label(draw, name, colour, cx, y, size, font)
@@ -158,7 +158,7 @@ def _draw_cast(draw, job: RenderJob, size: tuple[int, int], colours: dict) -> di
         else:  # beside the head, on the left
             x = cx - 0.5 * u - text_length(name, font) / 2 - 6
             label = _draw_label(draw, name, colour, x, top + 0.15 * u, size, font)
-        figures.append({"name": name, "colour": list(colour), "centre_x": round(cx), "head_top": round(top),
+        figures.append({"name": figure.name, "colour": list(colour), "centre_x": round(cx), "head_top": round(top),
                         "label_box": label})
     return {"head_unit": round(u, 2), "figures": figures}
 
@@ -251,8 +251,8 @@ class SketchRenderer:
     def key_parts(self, job: RenderJob) -> dict:
         """Return what shapes a sketch: everything in the job but the diffusion-only settings."""
         parts = {f.name: getattr(job, f.name) for f in fields(job) if f.name not in _DIFFUSION_ONLY}
-        # what asdict(job) gives, at a tenth the cost; a figure with no colour of its own keys as it did before
-        parts["figures"] = [{k: v for k, v in asdict(figure).items() if k != "colour" or v is not None}
+        # what asdict(job) gives, at a tenth the cost; a figure with no colour or label of its own keys as before
+        parts["figures"] = [{k: v for k, v in asdict(figure).items() if k not in ("colour", "label") or v}
                             for figure in job.figures]
         return parts
 

@@ -3,6 +3,7 @@ sketch's figure in the colour it names."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from graphs.planning.planner import RulesPlanner
 from graphs.state import Frame, Settings
 from prompts.costume import COLOURS, MOST_WORDS, costume_colour, look_parts
 from prompts.lint import lint_plan
-from tools.render.sketch import PALETTE, render_frame
+from tools.render.sketch import PALETTE, SketchRenderer, render_frame
 
 INVESTIGATION = Path(__file__).resolve().parents[3] / "examples" / "investigation.toml"
 
@@ -69,3 +70,19 @@ def test_the_sketch_dresses_each_figure_in_the_colour_its_description_names():
                                                             for c in scene.characters])
     _, before = render_frame(plain, spec.seed)
     assert all(tuple(c) in PALETTE for c in before["figure_colours"].values()), "no description, the cast colours"
+
+
+def test_the_sketch_labels_each_figure_with_the_name_people_read():
+    scene = load_scene(INVESTIGATION, {"shots": [7]})
+    spec = RulesPlanner().plan(scene)[0]
+    frame = Frame(id="f0", spec=spec)
+    job = job_for(frame, Settings(width=160, height=96), scene.characters)
+    assert {f.name: f.label for f in job.figures} == {"jiyeonmun": "Ji-yeon", "kaitoyosuke": "Kaito"}
+    token_labels = replace(job, figures=tuple(replace(f, label="") for f in job.figures))
+    labelled, info = render_frame(job, spec.seed)
+    plain, _ = render_frame(token_labels, spec.seed)
+    assert labelled.tobytes() != plain.tobytes(), "the label text is drawn from the display name"
+    assert [f["name"] for f in info["figures"]] == [f.name for f in job.figures], "layout facts keep the tokens"
+    renderer = SketchRenderer()
+    assert renderer.key_parts(job) != renderer.key_parts(token_labels)
+    assert "label" not in renderer.key_parts(token_labels)["figures"][0], "a board without display names keys as before"
