@@ -110,17 +110,20 @@ def _framed(scene: Scene, spec: FrameSpec, command: SetCamera, number: int) -> d
         if back.name == front.name:
             raise CorrectionError(f"frame {number}: over the shoulder takes two people, one facing the camera and "
                                   "one with their back to it")
-        people = [(front, doing.get(front.name) or LOOKS_ON), (back, SEEN_FROM_BEHIND)]
+        people = [(front, _own_action(doing.get(front.name))), (back, SEEN_FROM_BEHIND)]
         return {"characters": _placed(scene, people), "toward": back.name, "subject": ""}
     wanted = {"single": 1, "two_shot": 2, "group": 3}[framing]
     chosen = ([who] if who else []) + [p for p in here if not who or p.name != who.name]
-    while len(chosen) < min(wanted, len(scene.characters)) or not chosen:
+    # a group takes whoever the scene has, up to three; a two-shot needs a second person (_other says so)
+    while len(chosen) < (wanted if framing == "two_shot" else min(wanted, len(scene.characters))) or not chosen:
         chosen.append(_other(scene, spec, chosen, number, framing))
-    if framing == "two_shot" and len(chosen) < 2:
-        _other(scene, spec, chosen, number, framing)
-    people = [(p, doing.get(p.name) if doing.get(p.name) not in (None, REACTING, SEEN_FROM_BEHIND, BACK_TO_CAMERA) else LOOKS_ON)
-              for p in chosen[:wanted] if p]
+    people = [(p, _own_action(doing.get(p.name))) for p in chosen[:wanted]]
     return {"characters": _placed(scene, people), "toward": "", "subject": ""}
+
+
+def _own_action(action: str | None) -> str:
+    """What someone keeps doing when the framing changes: their own action, not one a framing gave them."""
+    return action if action and action not in (REACTING, SEEN_FROM_BEHIND, BACK_TO_CAMERA) else LOOKS_ON
 
 
 def _behind(scene: Scene, spec: FrameSpec, command: SetCamera, number: int) -> list[Placement]:
@@ -130,7 +133,9 @@ def _behind(scene: Scene, spec: FrameSpec, command: SetCamera, number: int) -> l
                               f'{scene.characters[0].shown if scene.characters else "Kaito"} from behind"')
     name = who.name if who else spec.characters[0].name
     if name not in [c.name for c in spec.characters]:
-        raise CorrectionError(f"frame {number}: {who.shown} is not in the frame")
+        shown = ", ".join(p.shown for p in scene.characters if p.name in {c.name for c in spec.characters})
+        raise CorrectionError(f"frame {number}: {who.shown} is not in the frame" + (f", only {shown}" if shown
+                                                                                      else ", nobody is"))
     return [c.model_copy(update={"action": BACK_TO_CAMERA}) if c.name == name else c for c in spec.characters]
 
 
@@ -168,7 +173,7 @@ def hold(scene: Scene, frame: Frame, number: int, command: Hold, planner: Planne
     was = duration(frame)
     seconds = round(min(high, max(low, was * 1.5 if command.longer else was / 1.5)), 1)
     if seconds == was:
-        raise CorrectionError(f"frame {number} holds for {was:g} s, already the {'longest' if command.longer else 'shortest'}"
-                              " hold there is")
+        edge = "longest" if command.longer else "shortest"
+        raise CorrectionError(f"frame {number} holds for {was:g} s, already the {edge} hold there is")
     return (frame.model_copy(update={"duration": seconds}),
             f"frame {number} now holds for {seconds:g} s in the animatic (was {was:g} s)")

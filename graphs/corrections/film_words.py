@@ -52,10 +52,12 @@ _FRAMINGS: list[tuple[re.Pattern, str, str]] = [
     (re.compile(rf"^(?:an?\s+)?single(?:\s+shot)?(?:\s+(?:on|of)\s+{_NAME})?$", FLAGS), "single", "who"),
 ]
 _INSERT = re.compile(r"^(?:an?\s+)?(?:insert|cutaway|detail)(?:\s+shot)?\s+(?:of|on)\s+(?P<what>.+)$", FLAGS)
-_BEHIND = re.compile(rf"^(?:(?:shoot|show|see|film|have)\s+(?:{_NAME}\s+)?)?(?:seen\s+)?(?:from\s+(?:behind|the\s+back)|"
+_BEHIND = re.compile(rf"^(?:(?:shoot|show|see|film|have)\s+(?:{_NAME}\s+)?)?(?:seen\s+)?"
+                     rf"(?:from\s+(?:behind|the\s+back)|"
                      rf"(?:from\s+)?behind)(?:\s+{_NAME.replace('who', 'whom')})?$", FLAGS)
 _BEHIND_NAMED = re.compile(rf"^{_NAME}\s+(?:seen\s+|shot\s+)?from\s+(?:behind|the\s+back)$", FLAGS)
-_HOLD = re.compile(r"^(?:hold(?:\s+(?:it|this|that|the\s+frame|the\s+shot|on\s+it))?(?:\s+for)?\s+(?:a\s+(?:bit|little)\s+)?"
+_HOLD = re.compile(r"^(?:hold(?:\s+(?:it|this|that|the\s+frame|the\s+shot|on\s+it))?(?:\s+for)?\s+"
+                   r"(?:a\s+(?:bit|little)\s+)?"
                    r"(?P<way>longer|shorter|less)|(?:a\s+(?:bit|little)\s+)?(?P<bare>longer|shorter)(?:\s+hold)?|"
                    r"(?:linger|stay)(?:\s+(?:on\s+it|longer))?)$", FLAGS)
 _JOINS = re.compile(r"\s*(?:,|;|\band\b|\bwith\s+an?\b|\bplus\b)\s*", re.IGNORECASE)

@@ -70,8 +70,8 @@ def with_tokens(cast: list[Character], text: str) -> str:
     which is how prompts name people."""
     for person in cast:
         for alias in sorted({*person.aliases, person.shown} - {person.name}, key=len, reverse=True):
-            text = re.sub(rf"(?<![\w-]){re.escape(alias)}(?![\w-])(?!\s+{re.escape(person.class_word)}\b)", pair(person),
-                          text)
+            pattern = rf"(?<![\w-]){re.escape(alias)}(?![\w-])(?!\s+{re.escape(person.class_word)}\b)"
+            text = re.sub(pattern, pair(person), text)
     return text
 
 
@@ -107,8 +107,8 @@ def _joined(scene: Scene, people: list[Placement], number: int, text: str) -> li
         return people
     homes = home_sides(scene.characters)
     if len(people) + len(joining) > 3 or any(p.name not in homes for p in people):
-        raise CorrectionError(f"frame {number}: {_who(people, scene.characters)} in it already; a frame holds three characters "
-                              "at most, so write the whole prompt instead")
+        raise CorrectionError(f"frame {number}: {_who(people, scene.characters)} in it already; a frame holds three "
+                              "characters at most, so write the whole prompt instead")
     people = people + [Placement(name=p.name, class_word=p.class_word, position="centre") for p in joining]
     positions = place([p.name for p in people], homes)
     return [p.model_copy(update={"position": pos}) for p, pos in zip(people, positions)]
@@ -152,4 +152,5 @@ def move_character(scene: Scene, frame: Frame, number: int, command: MoveCharact
     spec = spec.model_copy(update={"characters": people})
     if spec.written_by == "planner":
         spec = planner.restage(scene, spec, shot_by_slug(spec.shot_type))
-    return frame.model_copy(update={"spec": spec}), f"{said} now stands {WHERE_WORDS[command.position]} in frame {number}"
+    note = f"{said} now stands {WHERE_WORDS[command.position]} in frame {number}"
+    return frame.model_copy(update={"spec": spec}), note

@@ -96,4 +96,5 @@ def interpret(text: str, state: Storyboard, llm: LLM | None = None) -> list[Comm
     if answer.question.strip() or questions:
         return [Clarify(question=answer.question.strip() or questions[0])]
     acts = [c for c in answer.commands if not isinstance(c, Clarify)]  # an empty question asks nothing
-    return asked_first(acts, state) if acts else commands  # with nothing to offer, the rules parser's question or refusal stands
+    # with nothing to offer, the rules parser's question or refusal stands
+    return asked_first(acts, state) if acts else commands

@@ -200,3 +200,15 @@ def test_the_edges_of_the_sizes_say_so(how, boards, tmp_path):
     _, after, output = corrected(how, INVESTIGATION, boards, tmp_path, "frame 0: wider")
     assert "frame 0 is an extreme long shot, the widest size there is; it cannot go wider" in output
     assert frame(after, 0)["shot_type"] == "extreme_long"
+
+
+@HOW
+@pytest.mark.parametrize(("said", "error"), [
+    ("frame 1: POV of Bob", "frame 1: 'Bob' is not in the cast; expected one of: Mara, Tomas"),
+    ("frame 1: Tomas from behind", "frame 1: Tomas is not in the frame, only Mara"),
+    ("frame 3: reaction shot", 'frame 3: say whose reaction it is, e.g. "frame 3: reaction of Mara"'),
+])
+def test_camera_talk_that_cannot_apply_says_why_and_changes_nothing(how, said, error, boards, tmp_path):
+    before, after, output = corrected(how, SCENE, boards, tmp_path, said)
+    assert f"error: {error}" in output
+    assert after["frames"] == before["frames"]
