@@ -175,9 +175,12 @@ def to_spec(scene: Scene, frame: PlannedFrame, seed: int) -> FrameSpec:
     classes = {p.name: p.class_word for p in scene.characters}
     people = [Placement(name=c.name, class_word=classes[c.name], position=c.position, action=c.action)
               for c in frame.characters]
+    subject = frame.subject.strip()
+    # the model writes no camera of its own: the board still says what the frame holds (its prompt is unchanged)
+    framing = "insert" if subject and not people else {2: "two_shot", 3: "group"}.get(len(people), "single")
     return FrameSpec(shot_type=shot.slug, prompt=frame.prompt.strip(), negative_prompt=negative_prompt(shot.slug),
                      characters=people, setting=frame.setting.strip(), lighting=frame.lighting.strip(), seed=seed,
-                     action=frame.action.strip(), subject=frame.subject.strip())
+                     action=frame.action.strip(), subject=subject, framing=framing)
 
 
 def feedback(problems: list[str]) -> str:

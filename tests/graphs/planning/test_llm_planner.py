@@ -11,7 +11,8 @@ from fake_llm import FakeLLM, Reply, Status
 
 from agent.scenes.scene_file import load_scene
 from graphs.errors import PlannerError
-from graphs.planning.llm_planner import OpenAIPlanner, PlannedScene, system_prompt
+from graphs.planning.llm_planner import (OpenAIPlanner, PlannedCharacter, PlannedFrame, PlannedScene, system_prompt,
+                                         to_spec)
 from graphs.planning.planner import RulesPlanner, frame_seed
 from prompts.lint import lint_plan
 from prompts.shot_types import BY_SLUG
@@ -168,3 +169,17 @@ def test_a_restage_that_moves_people_is_refused():
     with FakeLLM([Reply(json.dumps(frame))]) as server:
         with pytest.raises(CorrectionError, match="moved, added or dropped"):
             planner(server).restage(SCENE, spec, BY_SLUG["close_up"])
+
+
+def test_a_model_plan_is_labelled_with_the_framing_it_holds():
+    scene = load_scene(Path(__file__).resolve().parents[3] / "examples" / "investigation.toml", {"frames": 3})
+    people = [PlannedCharacter(name="kaitoyosuke", position="left", action="reads"),
+              PlannedCharacter(name="jiyeonmun", position="right", action="waits")]
+    common = {"prompt": "Long shot of ...", "setting": "an abandoned house", "lighting": "dim night light",
+              "action": "They read it together."}
+    two = to_spec(scene, PlannedFrame(shot=7, characters=people, subject="", **common), 1)
+    one = to_spec(scene, PlannedFrame(shot=2, characters=people[:1], subject="", **common), 1)
+    insert = to_spec(scene, PlannedFrame(shot=9, characters=[], subject="the torn letter", **common), 1)
+    assert (two.framing, one.framing, insert.framing) == ("two_shot", "single", "insert")
+    assert (two.angle, two.movement) == ("eye_level", "static"), "no camera the model did not ask for"
+    assert two.prompt == "Long shot of ...", "the model's own prompt is kept as written"
