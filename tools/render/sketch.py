@@ -222,7 +222,8 @@ def render_frame(job: RenderJob, seed: int) -> tuple[Image.Image, dict]:
     picture, horizon = paint_backdrop(job, w, p, random.Random(seed), {SKIN, *PALETTE, *colours.values()})
     draw = ImageDraw.Draw(picture)
     draw.fontmode = "1"  # no antialiasing, so label text keeps exact colours
-    draw_shot = _draw_detail if shot.slug == "detail" else _draw_cast
+    # an insert drawn at another size (a close-up of the notebook) still shows its object, not an empty sky
+    draw_shot = _draw_detail if shot.slug == "detail" or (job.subject and not job.figures) else _draw_cast
     layout = draw_shot(draw, job, (w, p), colours)
     info = {"shot_type": shot.slug, "picture_height": p, "horizon_y": horizon,
             "figure_colours": {name: list(colour) for name, colour in colours.items()}}

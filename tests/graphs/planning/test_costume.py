@@ -86,3 +86,13 @@ def test_the_sketch_labels_each_figure_with_the_name_people_read():
     renderer = SketchRenderer()
     assert renderer.key_parts(job) != renderer.key_parts(token_labels)
     assert "label" not in renderer.key_parts(token_labels)["figures"][0], "a board without display names keys as before"
+
+
+def test_an_insert_at_another_size_still_draws_its_object():
+    scene = load_scene(INVESTIGATION, {"shots": [9]})
+    spec = RulesPlanner().plan(scene)[0]
+    assert spec.subject and not spec.characters
+    close = spec.model_copy(update={"shot_type": "close_up"})
+    job = job_for(Frame(id="f0", spec=close), Settings(width=160, height=96), scene.characters)
+    _, info = render_frame(job, spec.seed)
+    assert "subject_label_box" in info, "the notebook is drawn, not an empty sky"
