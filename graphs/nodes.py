@@ -22,15 +22,14 @@ from graphs.frames.rendering import bring_up_to_date, job_for, job_key, needs_dr
 from graphs.frames.scoring import NO_SCORER, decide, pending_retry, review_frames, score_candidates, summary
 from graphs.planning.dialogue import attach
 from graphs.planning.llm_planner import plan_or_rules
-from graphs.planning.mend import repair_prompt
+from graphs.planning.mend import mended
 from graphs.planning.planner import RulesPlanner
 from graphs.state import Critique, Frame, FrameSpec, Storyboard
-from prompts.lint import Violation, lint_frame, lint_plan
+from prompts.lint import Violation, lint_plan
 from tools.errors import ExportError, ShotsmithError
 from tools.export.exports import write_exports
 from tools.export.grid import Panel, write_grid
 from tools.files import atomic
-from tools.memo import Memo
 from tools.models.library import CritiqueSettings
 
 
@@ -51,30 +50,12 @@ def planner_for(state: Storyboard, ctx: Context) -> Planner:
     return ctx.planner if ctx.planner.name == state.planner or not state.planner else RulesPlanner()
 
 
-_LINTED = Memo(20_000)
-"""(cast, frame spec) -> its mended prompt and the rules it still breaks, for frames linted before. A correction
-to one frame of a long storyboard then lints one frame, not all of them."""
-
-
-def _linted(cast: tuple, spec: FrameSpec, people: list) -> tuple[str, tuple]:
-    """Return a spec's mended prompt and the (rule, reason) pairs the mended spec breaks, kept for next time."""
-    key = (cast, spec.model_dump_json())
-    known = _LINTED.get(key)
-    if known is None:
-        fixed = repair_prompt(spec.prompt, spec.shot_type, people)
-        mended = spec if fixed == spec.prompt else spec.model_copy(update={"prompt": fixed})
-        known = fixed, tuple((v.rule, v.reason) for v in lint_frame(0, mended, people))
-        _LINTED.put(key, known)  # sessions of a bot lint side by side; the memo locks
-    return known
-
-
 def lint(state: Storyboard) -> dict:
     """Mend what can be mended in each prompt and record the rules still broken."""
     people = state.scene.characters
-    cast = tuple((c.name, c.class_word) for c in people)
     frames, found = [], {}
     for frame in state.frames:
-        fixed, broken = _linted(cast, frame.spec, people)
+        fixed, broken = mended(frame.spec, people)
         if fixed != frame.spec.prompt:
             frame = frame.model_copy(update={"spec": frame.spec.model_copy(update={"prompt": fixed})})
         found[id(frame.spec)] = broken

@@ -22,15 +22,22 @@ COLOURS = {
     "gray": (125, 125, 130), "silver": (185, 188, 195), "denim": (70, 100, 150),
 }
 """Colour words and the RGB a sketch paints for each; chosen away from the sketch's skin and hair colours."""
-_GARMENTS = re.compile(r"\b(?:coat|jacket|scarf|shirt|t-shirt|dress|hoodie|sweater|jumper|uniform|suit|blouse|"
-                       r"vest|cloak|robe|hat|cap|cardigan|parka|overcoat|trench|raincoat|gown|skirt|top|tunic|"
-                       r"kimono|apron|overalls|blazer|poncho|shawl|sari|jersey)s?\b", re.IGNORECASE)
+_BODY_WEAR = ("coat", "jacket", "shirt", "t-shirt", "dress", "hoodie", "sweater", "jumper", "uniform", "suit", "blouse",
+              "vest", "cloak", "robe", "cardigan", "parka", "overcoat", "trench", "raincoat", "gown", "skirt", "top",
+              "tunic", "kimono", "apron", "overalls", "blazer", "poncho", "jersey", "sari")
+_FACE_WEAR = ("scarf", "hat", "cap", "shawl")
+_FOOT_WEAR = ("boot", "shoe", "trousers", "jeans", "belt")
+
+
+def _worn(*names: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{'|'.join(n for group in names for n in group)})s?\b", re.IGNORECASE)
+
+
+_GARMENTS = _worn(_BODY_WEAR, _FACE_WEAR)
+"""Clothes whose colour dresses the sketch figure."""
+_BELOW_THE_FACE = _worn(_BODY_WEAR, _FOOT_WEAR)
+"""What a face-filling frame cannot show."""
 _COLOUR = re.compile(rf"\b(?:dark\s+|light\s+|pale\s+|bright\s+)?({'|'.join(COLOURS)})\b", re.IGNORECASE)
-
-
-_BELOW_THE_FACE = re.compile(r"\b(?:coat|jacket|shirt|t-shirt|dress|hoodie|sweater|jumper|uniform|suit|blouse|vest|"
-                             r"cloak|robe|cardigan|parka|overcoat|trench|raincoat|gown|skirt|top|tunic|kimono|apron|"
-                             r"overalls|blazer|poncho|jersey|boots?|shoes?|trousers|jeans|belt)s?\b", re.IGNORECASE)
 
 
 def look_parts(description: str, face_only: bool = False) -> list[str]:

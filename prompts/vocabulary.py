@@ -71,3 +71,7 @@ def gender_of(class_word: str) -> str:
     if last in FEMALE_CLASSES:
         return "female"
     return "neutral"
+
+
+OWN = {"male": "his", "female": "her", "neutral": "their"}
+"""The possessive a character of each gender (gender_of) takes for their own things ("sweeps his flashlight")."""

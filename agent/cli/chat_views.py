@@ -13,7 +13,7 @@ from rich.text import Text
 from graphs.frames.document import shown_names
 from graphs.state import FrameSpec, Storyboard
 from prompts.camera import ANGLES, MOVEMENTS, camera_words
-from prompts.shot_types import shot_by_slug
+from prompts.shot_types import find_shot
 from tools.files.bounded import STORYBOARD_LIMIT, read_text
 
 SESSIONS = Path("out")
@@ -21,10 +21,8 @@ SESSIONS = Path("out")
 
 
 def _shot_name(slug: str) -> str:
-    try:
-        return shot_by_slug(slug).name
-    except ValueError:  # a storyboard.json from elsewhere may name a type this version does not know
-        return slug
+    shot = find_shot(slug)  # a storyboard.json from elsewhere may name a type this version does not know
+    return shot.name if shot else slug
 
 
 SHORT = {"extreme_close_up": "ECU", "close_up": "CU", "medium_close_up": "MCU", "medium": "MS", "american": "AS",

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from graphs.planning.mend import repair_prompt
+from graphs.planning.mend import mended
 from graphs.state import Character, Frame
-from prompts.lint import lint_frame
+from prompts.lint import Violation
 
 
 def findings(before: list[Frame], after: list[Frame], cast: list[Character]) -> str:
     """The lint findings of each frame in `after` whose spec differs from the frame of the same id in `before`,
-    after the mending the lint step does; "" when there are none."""
+    after the mending the lint step does (and from the same memo); "" when there are none."""
     old = {frame.id: frame.spec for frame in before}
-    found = []
-    for index, frame in enumerate(after):
-        if old.get(frame.id) == frame.spec:
-            continue
-        spec = frame.spec
-        fixed = repair_prompt(spec.prompt, spec.shot_type, cast)
-        mended = spec if fixed == spec.prompt else spec.model_copy(update={"prompt": fixed})
-        found += [str(violation) for violation in lint_frame(index, mended, cast)]
+    found = [str(Violation(frame=index, rule=rule, reason=reason))
+             for index, frame in enumerate(after) if old.get(frame.id) != frame.spec
+             for rule, reason in mended(frame.spec, cast)[1]]
     return f"; lint: {'; '.join(found)}" if found else ""

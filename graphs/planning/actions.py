@@ -11,8 +11,6 @@ from prompts import vocabulary as vocab
 _LEADERS = {"then", "suddenly", "finally", "slowly", "quickly", "now", "meanwhile", "later", "soon",
             "still", "again", "at", "last", "and", "but", "so", "when", "as", "once", "together"}
 
-_OWN_WORD = {"male": "his", "female": "her", "neutral": "their"}
-
 
 def _singular(verb: str) -> str:
     """The verb as one person does it ("read" -> "reads"), for a sentence that gave it to two people."""
@@ -53,7 +51,7 @@ def _marked(text: str, person: Character, spans: list[tuple[int, int, Character]
         leads = re.search(r"(?:^|[,;]|\b(?:and|but|while|as|then|until|when|where|what|why|how|whether|if|that|"
                           r"who))\s*$", text[:other_start])
         if any(p is person for p in people):
-            mark = _OWN_WORD[vocab.gender_of(person.class_word)] if owned else "\0"
+            mark = vocab.OWN[vocab.gender_of(person.class_word)] if owned else "\0"
         elif leads and re.search(r"[,;]|\b(?:and|but|while|as|then|until|when)\b", text[end:other_start]):
             mark = "\1"  # a later clause that is someone else's
         else:

@@ -27,15 +27,13 @@ _WHERE = {"left": "on the left", "right": "on the right", "centre": "in the cent
 _CLAUSES = re.compile(r"\s*[,;]\s*(?:(?:and|but|then)\s+)?|\s+(?:and|but|while|as|then|before|after)\s+")
 
 
-_OWN = {"male": r"\bhis\b", "female": r"\bher\b", "neutral": r"\btheir\b"}
-
-
 def _allowed(clause: str, shot: ShotType, cast: list[Character], shown: list[Character],
              person: Character | None = None) -> bool:
-    masked = clause if person is None else re.sub(_OWN[vocab.gender_of(person.class_word)], "OWN", clause,
-                                                  flags=re.IGNORECASE)
-    for person in shown:
-        masked = re.sub(rf"\b{re.escape(pair(person))}\b", "CASTMEMBER", masked, flags=re.IGNORECASE)
+    masked = clause
+    if person is not None:  # their own "his", "her" or "their" may stay
+        masked = re.sub(rf"\b{vocab.OWN[vocab.gender_of(person.class_word)]}\b", "OWN", masked, flags=re.IGNORECASE)
+    for someone in shown:
+        masked = re.sub(rf"\b{re.escape(pair(someone))}\b", "CASTMEMBER", masked, flags=re.IGNORECASE)
     banned = [vocab.PRONOUNS, vocab.PERSON_NOUNS]
     banned += [re.compile(rf"\b{re.escape(p.name)}\b|\b{re.escape(p.class_word)}\b", re.IGNORECASE) for p in cast]
     if 1 <= shot.rank <= 4:
