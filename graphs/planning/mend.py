@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -32,7 +33,8 @@ follows share the one answer."""
 
 def mended(spec: FrameSpec, cast: list[Character]) -> tuple[str, tuple[tuple[int, str], ...]]:
     """Return a spec's mended prompt and the (rule, reason) pairs the mended spec still breaks."""
-    key = (tuple((c.name, c.class_word) for c in cast), spec.model_dump_json())
+    # json.dumps, not model_dump_json: text read straight from a message may hold a lone surrogate, which it escapes
+    key = (tuple((c.name, c.class_word) for c in cast), json.dumps(spec.model_dump(), sort_keys=True))
     known = _LINTED.get(key)
     if known is None:
         fixed = repair_prompt(spec.prompt, spec.shot_type, cast)

@@ -323,3 +323,12 @@ def test_undo_brings_the_scene_and_settings_back(session, text, field):
     send(session, text)
     after = send(session, "undo")
     assert getattr(after, field) == getattr(before, field)
+
+
+def test_a_style_with_a_lone_surrogate_restages_and_lints_without_failing(session):
+    """Text read straight from a message (before any front-end cleans it) may hold a lone surrogate: the edits and
+    the lint findings of their reply must still work."""
+    state = session.state()
+    update = apply_commands(state, [SetStyle(style="a cat \udc80")], RulesPlanner())
+    assert update["scene"].style == "a cat \udc80"
+    assert update["notice"].startswith('the style is now "a cat')
